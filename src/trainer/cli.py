@@ -1,0 +1,161 @@
+"""The `trainer` console script: Flask's CLI bound to create_app, plus the project's commands."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+from flask_migrate import upgrade
+
+from trainer.extensions import db
+from trainer.models import Role
+
+
+def _create_app() -> Flask:
+    from trainer import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, help="trainer: ひきこもり支援者研修プラットフォームの管理コマンド")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(setup_command)
+    app.cli.add_command(org_group)
+    app.cli.add_command(user_group)
+    app.cli.add_command(roster_group)
+
+
+@click.command("setup")
+@click.option("--demo/--no-demo", default=False, help="デモ用の組織とアカウントも作る")
+def setup_command(demo: bool) -> None:
+    """Migrate the database, seed jurisdictions, import content (and demo data). Safe to rerun."""
+    from trainer.services import demo as demo_data
+    from trainer.services import orgs
+
+    upgrade()
+    new = orgs.seed_jurisdictions()
+    db.session.commit()
+    click.echo(f"都道府県・政令指定都市: {new} 件を新規登録（計67）")
+    if demo:
+        demo_data.load_sample_municipalities()
+        created = demo_data.create_demo_accounts()
+        db.session.commit()
+        _print_demo(created)
+
+
+def _print_demo(created: list[tuple[str, str, str]]) -> None:
+    if not created:
+        click.echo("デモアカウントは作成済みです（パスワードは初回作成時に表示しました）。"
+                   "忘れた場合: trainer user reset-password demo-trainee")
+        return
+    click.echo("\nデモアカウント（パスワードはこの一度だけ表示します）:")
+    for login_id, password, roles in created:
+        click.echo(f"  {login_id:<18} {password}   ({roles})")
+    click.echo("")
+
+
+@click.group("org")
+def org_group() -> None:
+    """組織（市区町村・事業所）の管理"""
+
+
+@org_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def org_import(file: Path) -> None:
+    """Import municipalities from a CSV in the standard code-list layout."""
+    from trainer.services import audit, orgs
+    from trainer.services.csvio import CsvDecodeError, decode_excel_csv
+
+    try:
+        rows, errors = orgs.parse_municipalities(decode_excel_csv(file.read_bytes()))
+    except CsvDecodeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if errors:
+        for error in errors:
+            click.echo(f"{file}: {error}", err=True)
+        raise click.ClickException(f"{len(errors)} 件の誤りがあるため、何も取り込みませんでした。")
+    report = orgs.import_municipalities(rows)
+    audit.record("org.import", detail={"file": file.name, "created": report.created, "updated": report.updated})
+    db.session.commit()
+    click.echo(f"新規 {report.created} 件、更新 {report.updated} 件、変更なし {report.unchanged} 件")
+
+
+@click.group("user")
+def user_group() -> None:
+    """利用者アカウントの管理"""
+
+
+@user_group.command("create")
+@click.argument("login_id")
+@click.option("--name", required=True, help="氏名")
+@click.option("--org", "org_code", required=True, help="所属の団体コード（6桁）")
+@click.option("--role", "roles", multiple=True, type=click.Choice([r.value for r in Role]), default=["trainee"])
+@click.option("--scope", "scope_code", help="閲覧者の担当（都道府県・政令指定都市の団体コード）")
+@click.option("--furigana", default=None)
+@click.password_option("--password", help="パスワード（10文字以上）")
+def user_create(login_id, name, org_code, roles, scope_code, furigana, password) -> None:
+    """Create an account."""
+    from trainer.services import accounts, orgs
+
+    org = orgs.by_code(org_code)
+    if org is None:
+        raise click.ClickException(f"団体コード {org_code} の組織が見つかりません。")
+    scope = orgs.by_code(scope_code) if scope_code else None
+    try:
+        user = accounts.create_user(login_id=login_id, display_name=name, organization=org, password=password,
+                                    roles=[Role(r) for r in roles], reviewer_scope=scope, furigana=furigana)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"作成しました: {user.login_id}（{user.display_name}、{org.name}）")
+
+
+@user_group.command("reset-password")
+@click.argument("login_id")
+def user_reset_password(login_id: str) -> None:
+    """Give an account a new random password (printed once); it must be changed at next login."""
+    from trainer.services import accounts
+
+    user = accounts.find_by_login(login_id)
+    if user is None:
+        raise click.ClickException(f"ログインID {login_id} は登録されていません。")
+    password = accounts.generate_password()
+    accounts.reset_password(user, password, actor=None)
+    db.session.commit()
+    click.echo(f"{user.login_id} の新しいパスワード: {password}")
+
+
+@click.group("roster")
+def roster_group() -> None:
+    """名簿（CSV）の取り込み"""
+
+
+@roster_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="確認だけして取り込まない")
+def roster_import(file: Path, dry_run: bool) -> None:
+    """Import accounts from a roster CSV (UTF-8 or CP932). Any error imports nothing."""
+    from trainer.services import roster
+
+    preview = roster.parse_roster(file.read_bytes())
+    if preview.errors:
+        for error in preview.errors:
+            click.echo(f"{file}: {error}", err=True)
+        raise click.ClickException(f"{len(preview.errors)} 件の誤りがあるため、何も取り込みませんでした。")
+    if dry_run:
+        click.echo(f"{len(preview.rows)} 行に誤りはありません（--dry-run のため取り込んでいません）。")
+        return
+    created = roster.apply_roster(preview, actor=None)
+    db.session.commit()
+    click.echo(f"{len(created)} 件のアカウントを作成しました。")
+    for row, generated in created:
+        if generated:
+            click.echo(f"  {row.login_id}\t{generated}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(cli())

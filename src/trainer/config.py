@@ -1,0 +1,104 @@
+"""Configuration: safe local defaults, overridden by TRAINER_* environment variables.
+
+The embedded default is a SQLite file under the instance folder. Production deployments set
+TRAINER_ENV=production, TRAINER_SECRET_KEY and TRAINER_DATABASE_URL (PostgreSQL).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+#: Values that must never be used as a production secret.
+WEAK_SECRETS = frozenset({"", "dev", "change-me", "secret", "development"})
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """Raised when the application refuses to start with an unsafe configuration."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"TRAINER_{name}", default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Return the secret key kept under instance/, creating it once with mode 0600."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key
+
+
+def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    """Assemble the configuration mapping for one application instance."""
+    overrides = dict(overrides or {})
+    env_name = overrides.get("TRAINER_ENV") or _env("ENV", "development")
+    production = env_name == "production"
+    secret = overrides.get("SECRET_KEY") or _env("SECRET_KEY")
+    if production:
+        _check_production_secret(secret)
+    elif not secret:
+        secret = _instance_secret(instance_path)
+    database_url = overrides.get("SQLALCHEMY_DATABASE_URI") or _env("DATABASE_URL") or (
+        f"sqlite:///{instance_path / 'trainer.sqlite3'}"
+    )
+    config = {
+        "TRAINER_ENV": env_name,
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CONTENT_DIR": _env("CONTENT_DIR", str(Path.cwd() / "content")),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_I18N_ENABLED": False,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SECURE_COOKIES", production),
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=int(_env("IDLE_MINUTES", "120"))),
+        "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "LOGIN_FAILURES_PER_ACCOUNT": int(_env("LOGIN_FAILURES_PER_ACCOUNT", "10")),
+        "LOGIN_FAILURE_WINDOW_MINUTES": int(_env("LOGIN_FAILURE_WINDOW_MINUTES", "15")),
+        "LOGIN_FAILURES_PER_ADDRESS": _env("LOGIN_FAILURES_PER_ADDRESS", "100 per 15 minutes"),
+        "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    }
+    config.update(overrides)
+    return config
+
+
+def _check_production_secret(secret: str | None) -> None:
+    if not secret:
+        raise ConfigError(
+            "TRAINER_ENV=production requires TRAINER_SECRET_KEY: set a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+        )
+    if secret.lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            "TRAINER_SECRET_KEY is a default or too short for production: use a random value of at "
+            f"least {MIN_SECRET_LENGTH} characters."
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgresql:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

@@ -1,0 +1,9 @@
+"""SQLAlchemy 2.0 typed models, one module per aggregate.
+
+Importing this package registers every table on ``db.metadata`` (Alembic relies on it).
+"""
+from trainer.models.audit import AuditEvent
+from trainer.models.org import Organization, OrgKind, Programme
+from trainer.models.user import Role, User, UserRole
+
+__all__ = ["AuditEvent", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole"]

@@ -1,0 +1,1 @@
+"""The domain: plain functions with typed arguments that add/flush but never commit."""

@@ -1,0 +1,143 @@
+"""Roster import: a CSV of accounts as Excel writes it in Japan, all-or-nothing."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from trainer.extensions import db
+from trainer.models import Organization, OrgKind, Role, User
+from trainer.services import audit
+from trainer.services.accounts import (
+    create_user, generate_password, login_exists, login_id_problem, normalise_login_id, password_problem,
+)
+from trainer.services.csvio import CsvDecodeError, RowError, decode_excel_csv, normalise_text, read_rows
+
+COLUMNS = ("ログインID", "氏名", "ふりがな", "所属コード", "事業所名", "役割", "メールアドレス", "初期パスワード")
+REQUIRED = ("ログインID", "氏名", "所属コード")
+ROLE_WORDS = {"受講者": Role.TRAINEE, "ファシリテーター": Role.FACILITATOR}
+MAX_ROWS = 5000
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class RosterRow:
+    row: int
+    login_id: str
+    name: str
+    furigana: str
+    org_code: str
+    office: str
+    roles: tuple[Role, ...]
+    email: str
+    password: str
+    organization: Organization | None = None
+
+
+@dataclass
+class RosterPreview:
+    rows: list[RosterRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.rows)
+
+
+def parse_roster(data: bytes) -> RosterPreview:
+    """Decode and validate every row; nothing is written."""
+    preview = RosterPreview()
+    try:
+        text = decode_excel_csv(data)
+    except CsvDecodeError as exc:
+        preview.errors.append(RowError(0, "", str(exc)))
+        return preview
+    header, body = read_rows(text)
+    missing = [c for c in REQUIRED if c not in header]
+    if not header or missing:
+        cols = "、".join(missing or REQUIRED)
+        preview.errors.append(RowError(1, "", f"見出し行に必須の列（{cols}）がありません。1行目は見出し行にしてください。"))
+        return preview
+    if len(body) > MAX_ROWS:
+        preview.errors.append(RowError(0, "", f"一度に取り込めるのは{MAX_ROWS}行までです（{len(body)}行あります）。"))
+        return preview
+    if not body:
+        preview.errors.append(RowError(0, "", "取り込む行がありません。"))
+    seen: dict[str, int] = {}
+    for number, cells in body:
+        values = {c: normalise_text(cells[header.index(c)]) if c in header and header.index(c) < len(cells) else "" for c in COLUMNS}
+        row, errors = _build_row(number, values, seen)
+        preview.rows.append(row)
+        preview.errors.extend(errors)
+    return preview
+
+
+def _build_row(number: int, v: dict[str, str], seen: dict[str, int]) -> tuple[RosterRow, list[RowError]]:
+    errors: list[RowError] = []
+    err = lambda column, message: errors.append(RowError(number, column, message))
+    login_id = normalise_login_id(v["ログインID"])
+    roles, bad_words = _parse_roles(v["役割"])
+    row = RosterRow(number, login_id, v["氏名"], v["ふりがな"], v["所属コード"], v["事業所名"], roles, v["メールアドレス"], v["初期パスワード"])
+    if not login_id:
+        err("ログインID", "空欄です。")
+    elif problem := login_id_problem(login_id):
+        err("ログインID", problem)
+    elif login_id in seen:
+        err("ログインID", f"{seen[login_id]}行目と同じログインIDです。")
+    elif login_exists(login_id):
+        err("ログインID", f"「{login_id}」は既に登録されています。")
+    seen.setdefault(login_id, number)
+    if not row.name:
+        err("氏名", "空欄です。")
+    elif len(row.name) > 80:
+        err("氏名", "80文字以内にしてください。")
+    row.organization = _resolve_org(row, err)
+    for word in bad_words:
+        err("役割", f"「{word}」は指定できません。「受講者」または「ファシリテーター」を指定してください。")
+    if row.email and not EMAIL_RE.match(row.email):
+        err("メールアドレス", "メールアドレスの形式ではありません。")
+    if row.password and (problem := password_problem(row.password)):
+        err("初期パスワード", problem)
+    return row, errors
+
+
+def _parse_roles(value: str) -> tuple[tuple[Role, ...], list[str]]:
+    words = [w for w in re.split(r"[、,;・/\s]+", value) if w]
+    roles = tuple(dict.fromkeys(ROLE_WORDS[w] for w in words if w in ROLE_WORDS)) or (Role.TRAINEE,)
+    return roles, [w for w in words if w not in ROLE_WORDS]
+
+
+def _resolve_org(row: RosterRow, err) -> Organization | None:
+    if not row.org_code:
+        err("所属コード", "空欄です。")
+        return None
+    org = db.session.scalar(select(Organization).where(Organization.code == row.org_code))
+    if org is None:
+        err("所属コード", f"「{row.org_code}」に当たる組織が登録されていません。")
+        return None
+    if not row.office:
+        return org
+    office = db.session.scalar(select(Organization).where(
+        Organization.parent_id == org.id, Organization.kind == OrgKind.OFFICE, Organization.name == row.office))
+    if office is None:
+        err("事業所名", f"{org.name}に「{row.office}」という事業所は登録されていません。")
+    return office
+
+
+def apply_roster(preview: RosterPreview, *, actor: User | None) -> list[tuple[RosterRow, str | None]]:
+    """Create every account of an error-free preview. Returns rows with generated passwords."""
+    if not preview.ok:
+        raise ValueError("a roster with errors cannot be imported")
+    created = []
+    for row in preview.rows:
+        generated = None if row.password else generate_password()
+        create_user(
+            login_id=row.login_id, display_name=row.name, furigana=row.furigana, email=row.email,
+            organization=row.organization, password=row.password or generated, roles=row.roles,
+            actor=actor, must_change_password=True,
+        )
+        created.append((row, generated))
+    audit.record("roster.import", actor=actor, detail={"rows": len(created)})
+    db.session.flush()
+    return created

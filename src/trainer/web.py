@@ -1,0 +1,161 @@
+"""The register_* steps of create_app(): extensions, security, blueprints, templates, errors."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import Flask, render_template, request, session
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from trainer.extensions import csrf, db, limiter, login_manager, migrate
+from trainer.models import User
+from trainer.models.org import ORG_KIND_LABELS, PROGRAMME_LABELS
+from trainer.models.user import ROLE_LABELS
+
+JST = ZoneInfo("Asia/Tokyo")
+
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL, a busy timeout and foreign keys on every SQLite connection."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "続けるにはログインしてください。"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def _migrations_dir() -> Path:
+    """migrations/ at the project root (the project is installed in editable mode)."""
+    return Path(__file__).resolve().parents[2] / "migrations"
+
+
+@login_manager.user_loader
+def _load_user(identity: str) -> User | None:
+    user_id, _, version = identity.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or str(user.session_version) != version:
+        return None
+    return user
+
+
+def register_security(app: Flask) -> None:
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    @app.before_request
+    def _idle_timeout() -> None:
+        session.permanent = True  # PERMANENT_SESSION_LIFETIME + refresh = idle timeout
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if current_user.is_authenticated:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from trainer.admin.routes import bp as admin_bp
+    from trainer.auth.routes import bp as auth_bp
+    from trainer.facilitate.routes import bp as facilitate_bp
+    from trainer.learn.routes import bp as learn_bp
+    from trainer.main.routes import bp as main_bp
+    from trainer.review.routes import bp as review_bp
+
+    for blueprint in (main_bp, auth_bp, learn_bp, facilitate_bp, review_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    from trainer.cli import register_commands
+
+    register_commands(app)
+
+
+def jst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Show a UTC time in Asia/Tokyo."""
+    if value is None:
+        return ""
+    return value.astimezone(JST).strftime(fmt)
+
+
+def register_templates(app: Flask) -> None:
+    from trainer import policies
+
+    from trainer.main.routes import NAV_LABELS, role_homes
+
+    app.add_template_filter(jst, "jst")
+    app.jinja_env.globals.update(
+        policies=policies, ROLE_LABELS=ROLE_LABELS, PROGRAMME_LABELS=PROGRAMME_LABELS,
+        ORG_KIND_LABELS=ORG_KIND_LABELS, NAV_LABELS=NAV_LABELS,
+    )
+
+    @app.context_processor
+    def _navigation() -> dict:
+        return {"nav_homes": role_homes(current_user) if current_user.is_authenticated else []}
+
+
+def register_errors(app: Flask) -> None:
+    messages = {
+        400: ("リクエストを処理できませんでした", "入力内容をご確認のうえ、もう一度お試しください。"),
+        403: ("このページを表示する権限がありません", "必要な場合は、所属の管理者にお問い合わせください。"),
+        404: ("ページが見つかりません", "URLが正しいか、リンク元のページからもう一度お試しください。"),
+        405: ("この操作はできません", "ページを開き直してからもう一度お試しください。"),
+        413: ("ファイルが大きすぎます", "5MB以下のファイルを指定してください。"),
+        429: ("操作が多すぎます", "しばらく時間をおいてから、もう一度お試しください。"),
+        500: ("システムでエラーが発生しました", "時間をおいてもう一度お試しください。続く場合は管理者にお知らせください。"),
+    }
+
+    def handler(error):
+        code = getattr(error, "code", 500) or 500
+        if code == 500:
+            db.session.rollback()
+        title, detail = messages.get(code, messages[500])
+        return render_template("error.html", code=code, title=title, detail=detail), code
+
+    for code in messages:
+        app.register_error_handler(code, handler)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_error):
+        title = "画面の有効期限が切れました"
+        detail = "お手数ですが、ページを開き直してからもう一度送信してください。"
+        return render_template("error.html", code=400, title=title, detail=detail), 400

@@ -1,0 +1,164 @@
+"""Shared fixtures: one app per test session on SQLite (default) or PostgreSQL.
+
+Set TRAINER_TEST_DATABASE_URL=postgresql://127.0.0.1/test to run the suite on PostgreSQL.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from trainer import create_app
+from trainer.extensions import db, limiter
+from trainer.models import Organization, OrgKind, Role
+from trainer.services import accounts, orgs
+
+PASSWORD = "correct-horse-42"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TRAINER_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def _reset_schema(app) -> None:
+    """Drop everything and build the schema through the migrations (so they are exercised)."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        else:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ["TRAINER_INSTANCE_PATH"] = str(instance)
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "CONTENT_DIR": str(ROOT / "content"),
+        "WTF_CSRF_ENABLED": False,
+    })
+    _reset_schema(app)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def clean_db(app):
+    """Every test starts from the seeded jurisdictions and nothing else."""
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        orgs.seed_jurisdictions()
+        db.session.commit()
+        limiter.reset()
+    yield
+    with app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def app_ctx(app, clean_db):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app, clean_db):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, clean_db):
+    return app.test_cli_runner()
+
+
+def _in_app_context(app):
+    """Run a factory in its own app context, so requests made later get a fresh `g`."""
+
+    def decorate(func):
+        def wrapped(*args, **kwargs):
+            with app.app_context():
+                org = kwargs.get("org")
+                if org is not None:
+                    kwargs["org"] = db.session.merge(org)
+                obj = func(*args, **kwargs)
+                _ = obj.organization if hasattr(obj, "organization") else obj.parent  # load for later use
+                return obj
+
+        return wrapped
+
+    return decorate
+
+
+@pytest.fixture
+def make_org(app, clean_db):
+    """Factory: a municipality or office under a parent given by code or object."""
+
+    @_in_app_context(app)
+    def make(name: str, parent: Organization | str = "140007", *, code: str | None = None,
+             kind: OrgKind = OrgKind.MUNICIPALITY) -> Organization:
+        parent_org = orgs.by_code(parent) if isinstance(parent, str) else parent
+        if kind == OrgKind.OFFICE:
+            org = orgs.create_office(parent_org, name, "相談窓口")
+        else:
+            org = Organization(name=name, code=code, kind=kind, parent=parent_org, programme="none",
+                               jurisdiction_id=orgs.jurisdiction_for(parent_org))
+            db.session.add(org)
+        db.session.commit()
+        return org
+
+    return make
+
+
+@pytest.fixture
+def make_user(app, clean_db):
+    """Factory: an account with the given roles (a reviewer gets the scope's code)."""
+    counter = iter(range(1, 10_000))
+
+    @_in_app_context(app)
+    def make(*roles: Role, org: Organization | None = None, scope: str | Organization | None = None,
+             login_id: str | None = None, name: str | None = None) -> object:
+        n = next(counter)
+        roles = roles or (Role.TRAINEE,)
+        scope_org = orgs.by_code(scope) if isinstance(scope, str) else scope
+        if Role.REVIEWER in roles and scope_org is None:
+            scope_org = orgs.by_code("140007")
+        user = accounts.create_user(
+            login_id=login_id or f"user{n:03d}", display_name=name or f"利用者{n}",
+            organization=org or scope_org or orgs.by_code("140007"), password=PASSWORD,
+            roles=roles, reviewer_scope=scope_org,
+        )
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    """Log a user in through the real login form."""
+
+    def do(user_or_login, password: str = PASSWORD):
+        login_id = getattr(user_or_login, "login_id", user_or_login)
+        return client.post("/auth/login", data={"login_id": login_id, "password": password})
+
+    return do
