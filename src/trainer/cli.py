@@ -27,6 +27,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(org_group)
     app.cli.add_command(user_group)
     app.cli.add_command(roster_group)
+    app.cli.add_command(content_group)
 
 
 @click.command("setup")
@@ -40,6 +41,7 @@ def setup_command(demo: bool) -> None:
     new = orgs.seed_jurisdictions()
     db.session.commit()
     click.echo(f"都道府県・政令指定都市: {new} 件を新規登録（計67）")
+    _import_content(_content_root(None))
     if demo:
         demo_data.load_sample_municipalities()
         created = demo_data.create_demo_accounts()
@@ -155,6 +157,79 @@ def roster_import(file: Path, dry_run: bool) -> None:
     for row, generated in created:
         if generated:
             click.echo(f"  {row.login_id}\t{generated}")
+
+
+@click.group("content")
+def content_group() -> None:
+    """教材（content/）の検証と取り込み"""
+
+
+def _content_root(path: Path | None) -> Path:
+    from flask import current_app
+
+    return path if path is not None else Path(current_app.config["CONTENT_DIR"])
+
+
+def _load_or_fail(root: Path):
+    from trainer.content.loader import load_content
+
+    content, problems = load_content(root)
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(problems)} 件の問題があります。何も取り込んでいません。", err=True)
+        raise SystemExit(1)
+    return content
+
+
+@content_group.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def content_check(path: Path | None) -> None:
+    """Validate every content file; print file:line problems or the coverage table."""
+    from trainer.content.coverage import coverage, format_table
+
+    content = _load_or_fail(_content_root(path))
+    click.echo(format_table(coverage(content), content))
+    click.echo("問題は見つかりませんでした。")
+
+
+@content_group.command("stats")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力する")
+def content_stats(path: Path | None, as_json: bool) -> None:
+    """Coverage figures: counts, questions per point and item, cases per pattern."""
+    import json
+
+    from trainer.content.coverage import coverage, format_table
+
+    content = _load_or_fail(_content_root(path))
+    figures = coverage(content)
+    click.echo(json.dumps(figures, ensure_ascii=False, indent=2) if as_json else format_table(figures, content))
+
+
+@content_group.command("import")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def content_import(path: Path | None) -> None:
+    """Validate and import the content (idempotent: unchanged files change nothing)."""
+    _import_content(_content_root(path))
+
+
+def _import_content(root: Path) -> None:
+    from trainer.content.loader import content_hash
+    from trainer.content.sync import import_content
+    from trainer.services import audit
+
+    content = _load_or_fail(root)
+    report = import_content(content, content_hash(root))
+    if report.changed:
+        audit.record("content.import", subject=report.release.content_hash[:12], detail={"release": report.release.id})
+    db.session.commit()
+    if not report.changed:
+        click.echo("教材: 変更はありません。")
+        return
+    click.echo(f"教材: 版 {report.release.id}（{report.release.content_hash[:12]}）を取り込みました。")
+    for line in report.lines():
+        click.echo(f"  {line}")
 
 
 if __name__ == "__main__":  # pragma: no cover

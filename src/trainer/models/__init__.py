@@ -3,7 +3,13 @@
 Importing this package registers every table on ``db.metadata`` (Alembic relies on it).
 """
 from trainer.models.audit import AuditEvent
+from trainer.models.content import (
+    Case, ContentRelease, Course, FrameworkEntry, Item, Module, ModuleStep, Point, Question, QuestionPoint,
+    QuestionVersion, Stage,
+)
 from trainer.models.org import Organization, OrgKind, Programme
 from trainer.models.user import Role, User, UserRole
 
-__all__ = ["AuditEvent", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole"]
+__all__ = [
+    "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
+    "Question", "QuestionPoint", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole"]

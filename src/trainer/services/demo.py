@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from trainer.extensions import db
 from trainer.models import Organization, Programme, Role
+from trainer.models.user import ROLE_LABELS
 from trainer.services import accounts, orgs
 
 DEMO_ACCOUNTS = (
@@ -48,5 +49,5 @@ def create_demo_accounts() -> list[tuple[str, str, str]]:
         org = scope if Role.REVIEWER in roles or Role.ADMIN in roles else office
         accounts.create_user(login_id=login_id, display_name=name, furigana=kana, organization=org,
                              password=password, roles=roles, reviewer_scope=scope if Role.REVIEWER in roles else None)
-        created.append((login_id, password, "・".join(str(r) for r in roles)))
+        created.append((login_id, password, "・".join(ROLE_LABELS[r] for r in roles)))
     return created
