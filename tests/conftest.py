@@ -59,14 +59,28 @@ def app(tmp_path_factory):
         db.engine.dispose()
 
 
+def _empty_all_tables() -> None:
+    tables = [t.name for t in db.metadata.sorted_tables]
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        return
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        for name in reversed(tables):
+            conn.exec_driver_sql(f"DELETE FROM {name}")
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
+
+
 @pytest.fixture
 def clean_db(app):
     """Every test starts from the seeded jurisdictions and nothing else."""
     with app.app_context():
         db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+        _empty_all_tables()
         orgs.seed_jurisdictions()
         db.session.commit()
         limiter.reset()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 
 from trainer.extensions import db
@@ -31,6 +31,7 @@ def register_commands(app: Flask) -> None:
 
 
 @click.command("setup")
+@with_appcontext
 @click.option("--demo/--no-demo", default=False, help="デモ用の組織とアカウントも作る")
 def setup_command(demo: bool) -> None:
     """Migrate the database, seed jurisdictions, import content (and demo data). Safe to rerun."""
@@ -60,7 +61,7 @@ def _print_demo(created: list[tuple[str, str, str]]) -> None:
     click.echo("")
 
 
-@click.group("org")
+@click.group(cls=AppGroup, name="org")
 def org_group() -> None:
     """組織（市区町村・事業所）の管理"""
 
@@ -86,7 +87,7 @@ def org_import(file: Path) -> None:
     click.echo(f"新規 {report.created} 件、更新 {report.updated} 件、変更なし {report.unchanged} 件")
 
 
-@click.group("user")
+@click.group(cls=AppGroup, name="user")
 def user_group() -> None:
     """利用者アカウントの管理"""
 
@@ -131,7 +132,7 @@ def user_reset_password(login_id: str) -> None:
     click.echo(f"{user.login_id} の新しいパスワード: {password}")
 
 
-@click.group("roster")
+@click.group(cls=AppGroup, name="roster")
 def roster_group() -> None:
     """名簿（CSV）の取り込み"""
 
@@ -159,7 +160,7 @@ def roster_import(file: Path, dry_run: bool) -> None:
             click.echo(f"  {row.login_id}\t{generated}")
 
 
-@click.group("content")
+@click.group(cls=AppGroup, name="content")
 def content_group() -> None:
     """教材（content/）の検証と取り込み"""
 
