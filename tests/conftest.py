@@ -176,3 +176,31 @@ def login(client):
         return client.post("/auth/login", data={"login_id": login_id, "password": password})
 
     return do
+
+
+FIXTURE_CONTENT = ROOT / "tests" / "content" / "fixtures" / "valid"
+
+
+def import_fixture_content(tmp_path: Path):
+    """Copy the small valid fixture tree to tmp_path/content and import it (inside an app context)."""
+    import shutil
+
+    from tests.content.conftest import framework_yaml
+    from trainer.content.loader import content_hash, load_content
+    from trainer.content.sync import import_content
+
+    root = tmp_path / "content"
+    shutil.copytree(FIXTURE_CONTENT, root)
+    (root / "framework.yaml").write_text(framework_yaml(), encoding="utf-8")
+    content, problems = load_content(root)
+    assert problems == []
+    import_content(content, content_hash(root))
+    db.session.commit()
+    return content
+
+
+@pytest.fixture
+def small_content(app, clean_db, tmp_path):
+    """The small valid fixture tree (tests/content/fixtures/valid) imported into the database."""
+    with app.app_context():
+        return import_fixture_content(tmp_path)

@@ -5,7 +5,7 @@ import base64
 import binascii
 from datetime import datetime, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
@@ -16,10 +16,10 @@ from trainer.admin.forms import (
     RosterUploadForm, UserCreateForm,
 )
 from trainer.extensions import db
-from trainer.models import Organization, OrgKind, Programme, Role, User
-from trainer.services import accounts, audit, orgs, roster
-from trainer.services.csvio import CsvDecodeError, decode_excel_csv
-from trainer.web import JST
+from trainer.models import Case, Organization, OrgKind, Point, Programme, Role, User
+from trainer.services import accounts, audit, opinions, orgs, roster
+from trainer.services.csvio import CsvDecodeError, decode_excel_csv, write_csv
+from trainer.web import JST, jst
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -257,3 +257,24 @@ def audit_log():
         since=since, until=until + timedelta(days=1) if until else None,
     )
     return render_template("admin/audit.html", events=events, labels=audit.ACTION_LABELS, args=args)
+
+
+# --- opinions on the handbook --------------------------------------------------------------
+
+@bp.get("/opinions")
+def opinions_list():
+    case_id, point_id = request.args.get("case") or None, request.args.get("point") or None
+    rows = opinions.listing(case_id=case_id, point_id=point_id)
+    return render_template(
+        "admin/opinions.html", rows=rows, case_id=case_id, point_id=point_id,
+        cases=db.session.scalars(select(Case).order_by(Case.id)).all(),
+        points=db.session.scalars(select(Point).order_by(Point.sort)).all())
+
+
+@bp.get("/opinions.csv")
+def opinions_csv():
+    audit.record("opinions.export", actor=current_user, ip=request.remote_addr)
+    db.session.commit()
+    body = "".join(write_csv(opinions.csv_rows(jst)))
+    return Response(body.encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=opinions.csv"})

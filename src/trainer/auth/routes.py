@@ -1,12 +1,11 @@
 """Login, logout and the user's own password."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from trainer.auth.forms import LoginForm, PasswordChangeForm
+from trainer.auth.redirects import safe_next
 from trainer.extensions import db, limiter
 from trainer.services import audit
 from trainer.services.accounts import AccountError, change_password
@@ -15,14 +14,6 @@ from trainer.services.auth import authenticate
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 GENERIC_FAILURE = "ログインIDまたはパスワードが正しくありません。"
-
-
-def safe_next(target: str | None) -> str | None:
-    """Follow ``next`` only when it is a local path (no scheme, no host, no //)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else None
 
 
 def _address_limit() -> str:

@@ -1,10 +1,20 @@
-"""Trainees: their home, modules and progress."""
+"""Trainees: catalogue, the guided player, progress and mastery, courses and certificates, opinions."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import io
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
 
 from trainer import policies
-from trainer.models import Role
+from trainer.auth.redirects import safe_next
+from trainer.content.schema import RATING_LABELS
+from trainer.extensions import db
+from trainer.learn.forms import ActionForm, OpinionForm
+from trainer.models import Attempt, Case, Course, FrameworkEntry, Item, Module, Point, Role
+from trainer.services import certificates, grading, mastery, opinions, player, progress
 
 bp = Blueprint("learn", __name__, url_prefix="/learn")
 
@@ -14,6 +24,248 @@ def _guard() -> None:
     policies.require_role(Role.TRAINEE)
 
 
+def _module(module_id: str) -> Module:
+    module = db.session.get(Module, module_id)
+    if module is None or module.retired_at is not None:
+        abort(404)
+    return module
+
+
+def _own_attempt(attempt_id: int) -> Attempt:
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != current_user.id:
+        abort(404)
+    return attempt
+
+
 @bp.get("/")
 def home():
-    return render_template("learn/home.html")
+    rows = progress.statuses(current_user)
+    in_progress = sorted((r for r in rows if r.status == "in_progress"), key=lambda r: r.last_activity, reverse=True)
+    return render_template("learn/home.html", in_progress=in_progress, courses=progress.courses(current_user),
+                           completed=sum(1 for r in rows if r.status == "completed"), total=len(rows))
+
+
+@bp.get("/modules")
+def catalogue():
+    item, pattern, point = (request.args.get(k) or None for k in ("item", "pattern", "point"))
+    rows = progress.filter_statuses(progress.statuses(current_user), item=item, pattern=pattern, point=point)
+    return render_template(
+        "learn/catalogue.html", rows=rows, items=db.session.scalars(select(Item).order_by(Item.number)).all(),
+        patterns=_patterns(), cases={c.id: c for c in db.session.scalars(select(Case))},
+        selected={"item": item, "pattern": pattern, "point": point},
+        points=db.session.scalars(select(Point).where(Point.retired_at.is_(None)).order_by(Point.sort)).all())
+
+
+def _patterns() -> list[FrameworkEntry]:
+    stmt = select(FrameworkEntry).where(FrameworkEntry.kind == "pattern", FrameworkEntry.retired_at.is_(None))
+    return list(db.session.scalars(stmt.order_by(FrameworkEntry.sort)))
+
+
+@bp.get("/modules/<module_id>")
+def module(module_id: str):
+    mod = _module(module_id)
+    points = progress.module_points().get(mod.id, [])
+    return render_template(
+        "learn/module.html", module=mod, attempts=player.attempts_of(current_user, mod.id),
+        points=_points(points), pattern=db.session.get(FrameworkEntry, mod.case.pattern_id) if mod.case else None,
+        form=ActionForm(), opinion_form=OpinionForm(case_id=mod.case_id or "", module_id=mod.id),
+        questions=player.question_count(mod))
+
+
+def _points(ids: list[str]) -> list[Point]:
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Point).where(Point.id.in_(ids)).order_by(Point.sort)))
+
+
+@bp.post("/modules/<module_id>/start")
+def start(module_id: str):
+    mod = _module(module_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    attempt = player.start(current_user, mod, retake=request.form.get("retake") == "1")
+    db.session.commit()
+    return redirect(url_for("learn.page", attempt_id=attempt.id, index=attempt.position))
+
+
+@bp.get("/attempts/<int:attempt_id>")
+def resume(attempt_id: int):
+    attempt = _own_attempt(attempt_id)
+    return redirect(url_for("learn.page", attempt_id=attempt.id, index=attempt.position))
+
+
+def _page_context(attempt: Attempt, index: int) -> dict:
+    mod = _module(attempt.module_id)
+    pages = player.pages(mod)
+    if not pages:
+        abort(404)
+    answers = player.answers_by_question(attempt)
+    limit = player.reachable(attempt, pages, set(answers))
+    if index < 0 or index >= len(pages) or index > limit:
+        abort(404)
+    page = pages[index]
+    answer = answers.get(page.question.id) if page.question else None
+    version = (player.version_for(page.question, answer.version_id if answer else None)
+               if page.question else None)
+    stage = next((s for s in mod.case.stages if s.key == page.step.stage_key), None) if mod.case else None
+    return {"attempt": attempt, "module": mod, "pages": pages, "page": page, "answer": answer,
+            "version": version, "stage": stage, "answered": len(answers),
+            "total": sum(1 for p in pages if p.question), "point_index": _points(version.data["points"]) if version else [],
+            "rating_labels": grading_labels(), "form": ActionForm()}
+
+
+def grading_labels() -> dict[str, str]:
+    return RATING_LABELS
+
+
+@bp.get("/attempts/<int:attempt_id>/pages/<int:index>")
+def page(attempt_id: int, index: int):
+    ctx = _page_context(_own_attempt(attempt_id), index)
+    return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
+
+
+def _raw_response(qtype: str, data: dict) -> dict:
+    form = request.form
+    if qtype == "single":
+        return {"choice": form.get("choice")}
+    if qtype == "multiple":
+        return {"choices": form.getlist("choices")}
+    if qtype == "ordering":
+        ranks = {c["id"]: form.get(f"rank-{c['id']}", "") for c in data["choices"]}
+        if any(not r.isdigit() for r in ranks.values()) or len(set(ranks.values())) != len(ranks):
+            return {"order": [], "ranks": ranks}
+        return {"order": sorted(ranks, key=lambda c: int(ranks[c])), "ranks": ranks}
+    if qtype == "reflection":
+        return {"text": form.get("text", "")}
+    return {"ratings": {p: form.get(f"rating-{p}") for p in data["points"]}}
+
+
+@bp.post("/attempts/<int:attempt_id>/pages/<int:index>/answer")
+def answer(attempt_id: int, index: int):
+    attempt = _own_attempt(attempt_id)
+    ctx = _page_context(attempt, index)
+    if not ActionForm().validate_on_submit() or ctx["page"].question is None:
+        abort(400)
+    question, version = ctx["page"].question, ctx["version"]
+    raw = _raw_response(version.type, version.data)
+    try:
+        _, created = player.submit(attempt, question, raw, request.form.get("token") or uuid.uuid4().hex,
+                                   request.form.get("version", type=int))
+    except grading.ResponseError as exc:
+        db.session.rollback()
+        return render_template("learn/player.html", token=request.form.get("token"), error=str(exc), raw=raw,
+                               **ctx), 422
+    player.move_to(attempt, index, len(ctx["pages"]) - 1)
+    player.finish_if_complete(attempt, ctx["module"])
+    db.session.commit()
+    return redirect(url_for("learn.page", attempt_id=attempt.id, index=index, _anchor="feedback"))
+
+
+@bp.post("/attempts/<int:attempt_id>/pages/<int:index>/next")
+def next_page(attempt_id: int, index: int):
+    attempt = _own_attempt(attempt_id)
+    ctx = _page_context(attempt, index)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if ctx["page"].question is not None and ctx["answer"] is None:
+        flash("先に、この問題に回答してください。", "error")
+        return redirect(url_for("learn.page", attempt_id=attempt.id, index=index))
+    last = len(ctx["pages"]) - 1
+    if index >= last:
+        player.finish_if_complete(attempt, ctx["module"])
+        db.session.commit()
+        return redirect(url_for("learn.done", attempt_id=attempt.id))
+    player.move_to(attempt, index + 1, last)
+    db.session.commit()
+    return redirect(url_for("learn.page", attempt_id=attempt.id, index=index + 1))
+
+
+@bp.get("/attempts/<int:attempt_id>/done")
+def done(attempt_id: int):
+    attempt = _own_attempt(attempt_id)
+    mod = _module(attempt.module_id)
+    if attempt.completed_at is None:
+        return redirect(url_for("learn.resume", attempt_id=attempt.id))
+    answers = player.answers_by_question(attempt)
+    pages = [p for p in player.pages(mod) if p.question]
+    return render_template("learn/done.html", attempt=attempt, module=mod, pages=pages, answers=answers,
+                           rating_labels=grading_labels(), courses=[c for c in progress.courses(current_user)
+                                                                    if mod.id in c.course.module_ids],
+                           form=ActionForm())
+
+
+@bp.get("/progress")
+def my_progress():
+    rows = progress.statuses(current_user)
+    grid = mastery.mastery_grid(mastery.user_point_stats(current_user.id))
+    return render_template("learn/progress.html", rows=rows, grid=grid, counts=mastery.summary(grid),
+                           rule=mastery.RULE_TEXT, states=mastery.STATES,
+                           note=db.session.get(FrameworkEntry, "note"),
+                           seconds=sum(r.seconds for r in rows))
+
+
+@bp.get("/points/<point_id>")
+def point(point_id: str):
+    pt = db.get_or_404(Point, point_id)
+    stats = mastery.user_point_stats(current_user.id).get(pt.id, (0, None))
+    modules = [r for r in progress.statuses(current_user) if pt.id in r.points]
+    tags = db.session.scalars(select(FrameworkEntry).where(FrameworkEntry.id.in_(
+        [t for group in pt.tags.values() for t in group]))).all()
+    return render_template("learn/point.html", point=pt, cell=mastery.PointMastery(pt, *stats), modules=modules,
+                           tags=tags, note=db.session.get(FrameworkEntry, "note"), rule=mastery.RULE_TEXT,
+                           opinion_form=OpinionForm(point_id=pt.id))
+
+
+@bp.post("/opinions")
+def opinion():
+    form = OpinionForm()
+    target = request.form.get("next") or url_for("learn.home")
+    if form.validate_on_submit():
+        try:
+            opinions.add(current_user, form.body.data, case_id=form.case_id.data or None,
+                         point_id=form.point_id.data or None, module_id=form.module_id.data or None)
+        except opinions.OpinionError as exc:
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash("ご意見を受け付けました。ありがとうございます。", "success")
+    else:
+        flash("；".join(e for errs in form.errors.values() for e in errs), "error")
+    return redirect(safe_next(target) or url_for("learn.home"))
+
+
+@bp.get("/courses/<course_id>")
+def course(course_id: str):
+    crs = db.get_or_404(Course, course_id)
+    status = next((c for c in progress.courses(current_user) if c.course.id == crs.id), None)
+    if status is None:
+        abort(404)
+    cert = next((c for c in certificates.of_user(current_user) if c.course_id == crs.id), None)
+    return render_template("learn/course.html", status=status, certificate=cert, form=ActionForm())
+
+
+@bp.post("/courses/<course_id>/certificate")
+def issue_certificate(course_id: str):
+    crs = db.get_or_404(Course, course_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        cert = certificates.issue(current_user, crs)
+    except certificates.CertificateError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("learn.course", course_id=crs.id))
+    db.session.commit()
+    flash(f"修了証を発行しました。確認番号は {cert.code} です。", "success")
+    return redirect(url_for("learn.course", course_id=crs.id))
+
+
+@bp.get("/certificates/<code>.pdf")
+def certificate_pdf(code: str):
+    cert = certificates.find(code)
+    if cert is None or cert.user_id != current_user.id:
+        abort(404)
+    verify = url_for("main.verify", code=cert.code, _external=True)
+    data = certificates.render_pdf(cert, verify)
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"certificate-{cert.code}.pdf")

@@ -1,10 +1,13 @@
 """The entry point: send each person to the home page of their role."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from trainer.models import Role
+from trainer.extensions import db, limiter
+from trainer.models import Point, Role
+from trainer.services import certificates
 from trainer.models.user import ROLE_PRIORITY
 
 bp = Blueprint("main", __name__)
@@ -48,3 +51,17 @@ def home():
 @bp.get("/healthz")
 def healthz():
     return {"status": "ok"}
+
+
+@bp.get("/verify")
+@bp.get("/verify/<code>")
+@limiter.limit("60 per minute")
+def verify(code: str | None = None):
+    """Public: anyone holding a certificate code can check it. Shows the certificate and nothing more."""
+    code = code or request.args.get("code", "").strip()
+    cert = certificates.find(code) if code else None
+    points = []
+    if cert is not None:
+        points = db.session.scalars(select(Point).where(Point.id.in_(cert.points)).order_by(Point.sort)).all()
+    return render_template("main/verify.html", code=code, cert=cert, points=points,
+                           japanese_date=certificates.japanese_date), (404 if code and cert is None else 200)

@@ -7,9 +7,10 @@ from trainer.models.content import (
     Case, ContentRelease, Course, FrameworkEntry, Item, Module, ModuleStep, Point, Question, QuestionPoint,
     QuestionVersion, Stage,
 )
+from trainer.models.progress import Answer, Attempt, Certificate, Opinion
 from trainer.models.org import Organization, OrgKind, Programme
 from trainer.models.user import Role, User, UserRole
 
 __all__ = [
-    "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
+    "Answer", "Attempt", "Certificate", "Opinion", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
     "Question", "QuestionPoint", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole"]

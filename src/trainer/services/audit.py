@@ -24,6 +24,8 @@ ACTION_LABELS = {
     "org.update": "組織更新",
     "org.import": "市区町村取り込み",
     "content.import": "教材取り込み",
+    "opinions.export": "意見の書き出し",
+    "certificate.issue": "修了証の発行",
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -44,20 +45,36 @@ def decode_excel_csv(data: bytes) -> str:
 
 
 def read_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Split CSV text into (header, [(row_number, cells)]), skipping blank lines."""
+    """Split CSV text into (header, [(row_number, cells)]), skipping blank rows.
+
+    Row numbers are those a spreadsheet shows: blank rows (``,,,,`` as Excel writes a cleared row)
+    are skipped but still counted, so an error points at the row the person sees.
+    """
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows = [(reader.line_num, [cell.strip() for cell in row]) for row in reader]
+    rows = [(number, [cell.strip() for cell in row]) for number, row in enumerate(reader, start=1)]
     rows = [(n, cells) for n, cells in rows if any(cells)]
     if not rows:
         return [], []
     header = [normalise_text(cell) for cell in rows[0][1]]
-    body = [(index, cells) for index, (_, cells) in enumerate(rows[1:], start=2)]
-    return header, body
+    return header, rows[1:]
 
 
 def normalise_text(value: str) -> str:
-    """NFKC-normalise (full-width digits, half-width kana) and map 〜 to ～ as CP932 does."""
-    return unicodedata.normalize("NFKC", value).replace("\u301c", "\uff5e").strip()
+    """NFKC-normalise (full-width digits, half-width kana) for codes, IDs and lookups.
+
+    〜 (U+301C) is first mapped to ～ (U+FF5E) as CP932 does, so both spellings compare equal.
+    """
+    return unicodedata.normalize("NFKC", value.replace("\u301c", "\uff5e")).strip()
+
+
+_HALF_WIDTH_KANA = re.compile("[\uff61-\uff9f]+")
+
+
+def normalise_name(value: str) -> str:
+    """Tidy a name as written: half-width kana become full-width and 〜 becomes ～ (as in CP932),
+    but 髙, ①, ㈱ and the like are kept as they are (NFKC would turn ㈱ into (株))."""
+    value = _HALF_WIDTH_KANA.sub(lambda m: unicodedata.normalize("NFKC", m.group()), value)
+    return value.replace("\u301c", "\uff5e").strip()
 
 
 def escape_cell(value: object) -> str:

@@ -83,7 +83,7 @@ class ImportReport:
 def parse_municipalities(text: str) -> tuple[list[MunicipalityRow], list[RowError]]:
     """Parse the standard code-list layout; every problem is reported with its row."""
     header, body = read_rows(text)
-    columns = [_HEADER_ALIASES.get(h.replace(" ", ""), h) for h in header]
+    columns = [_HEADER_ALIASES.get("".join(h.split()), h) for h in header]  # the official list breaks lines in headers
     missing = [c for c in MUNICIPALITY_COLUMNS[:3] if c not in columns]
     if missing:
         return [], [RowError(1, c, "必須の列がありません。") for c in missing]
@@ -109,9 +109,14 @@ def _check_municipality(row: MunicipalityRow, seen: dict[str, int]) -> list[RowE
         pref = by_code(row.code[:2] + "000" + _pref_check(row.code[:2]))
         if pref is None or pref.name != row.prefecture:
             errors.append(RowError(row.row, "都道府県名", f"団体コード {row.code} の都道府県と一致しません。"))
-    if not row.name:
+    if not row.name and not _is_prefecture_row(row.code):
         errors.append(RowError(row.row, "市区町村名", "空欄です。"))
     return errors
+
+
+def _is_prefecture_row(code: str) -> bool:
+    """The official list has a row per prefecture (NN000C) with no municipality name."""
+    return check_digit_ok(code) and code[2:5] == "000"
 
 
 def _pref_check(two: str) -> str:

@@ -12,10 +12,11 @@ from trainer.services import audit
 from trainer.services.accounts import (
     create_user, generate_password, login_exists, login_id_problem, normalise_login_id, password_problem,
 )
-from trainer.services.csvio import CsvDecodeError, RowError, decode_excel_csv, normalise_text, read_rows
+from trainer.services.csvio import CsvDecodeError, RowError, decode_excel_csv, normalise_name, normalise_text, read_rows
 
 COLUMNS = ("ログインID", "氏名", "ふりがな", "所属コード", "事業所名", "役割", "メールアドレス", "初期パスワード")
 REQUIRED = ("ログインID", "氏名", "所属コード")
+NAME_COLUMNS = ("氏名", "ふりがな")  # kept as written (㈱, ①), not NFKC-folded like codes and IDs
 ROLE_WORDS = {"受講者": Role.TRAINEE, "ファシリテーター": Role.FACILITATOR}
 MAX_ROWS = 5000
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -66,7 +67,8 @@ def parse_roster(data: bytes) -> RosterPreview:
         preview.errors.append(RowError(0, "", "取り込む行がありません。"))
     seen: dict[str, int] = {}
     for number, cells in body:
-        values = {c: normalise_text(cells[header.index(c)]) if c in header and header.index(c) < len(cells) else "" for c in COLUMNS}
+        raw = {c: cells[header.index(c)] if c in header and header.index(c) < len(cells) else "" for c in COLUMNS}
+        values = {c: normalise_name(v) if c in NAME_COLUMNS else normalise_text(v) for c, v in raw.items()}
         row, errors = _build_row(number, values, seen)
         preview.rows.append(row)
         preview.errors.extend(errors)
@@ -118,8 +120,10 @@ def _resolve_org(row: RosterRow, err) -> Organization | None:
         return None
     if not row.office:
         return org
-    office = db.session.scalar(select(Organization).where(
-        Organization.parent_id == org.id, Organization.kind == OrgKind.OFFICE, Organization.name == row.office))
+    offices = db.session.scalars(select(Organization).where(
+        Organization.parent_id == org.id, Organization.kind == OrgKind.OFFICE))
+    # names typed on the admin page are stored as typed: compare both sides normalised
+    office = next((o for o in offices if normalise_text(o.name) == row.office), None)
     if office is None:
         err("事業所名", f"{org.name}に「{row.office}」という事業所は登録されていません。")
     return office

@@ -1,0 +1,23 @@
+"""Trainee forms. The answer form is built from the question version at request time."""
+from __future__ import annotations
+
+from wtforms import HiddenField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from trainer.forms import JapaneseForm
+
+
+class ActionForm(JapaneseForm):
+    """A bare POST with CSRF (start, retake, next, issue a certificate)."""
+
+    submit = SubmitField("送信")
+
+
+class OpinionForm(JapaneseForm):
+    body = TextAreaField("ハンドブックや教材への意見・質問", validators=[
+        DataRequired("意見や質問を書いてください。"), Length(max=2000, message="2000文字以内で書いてください。")],
+        description="事例の内容や支援のポイントの書き方について、気づいたこと、疑問に思ったことを自由に書いてください。個人が特定される情報は書かないでください。")
+    case_id = HiddenField()
+    point_id = HiddenField()
+    module_id = HiddenField()
+    submit = SubmitField("意見を送る")

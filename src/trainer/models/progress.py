@@ -1,0 +1,88 @@
+"""A trainee's attempts at modules, their answers, certificates and opinions on the handbook."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from trainer.extensions import db
+from trainer.models.types import UTCDateTime, utcnow
+
+
+class Attempt(db.Model):
+    """One play-through of a module. ``position`` is the page the trainee is on (exact resume)."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("user_id", "module_id", "number"),
+        Index("ix_attempts_user_module", "user_id", "module_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    module_id: Mapped[str] = mapped_column(ForeignKey("modules.id"), index=True)
+    number: Mapped[int] = mapped_column(default=1)
+    position: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    seconds_spent: Mapped[int] = mapped_column(default=0)
+
+    module: Mapped["Module"] = relationship()  # noqa: F821 (string: resolved by the registry)
+
+
+class Answer(db.Model):
+    """One answer to one question in one attempt: unique, so a resubmission records it once."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "question_id"),
+        Index("ix_answers_user_question", "user_id", "question_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id"), index=True)
+    token: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    rating: Mapped[str | None] = mapped_column(String(16))
+    hidden: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Certificate(db.Model):
+    """A 修了証. Name, organization and course are kept as issued, for verification."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    holder_name: Mapped[str] = mapped_column(String(80))
+    organization_name: Mapped[str] = mapped_column(String(300))
+    course_title: Mapped[str] = mapped_column(String(300))
+    points: Mapped[list[str]] = mapped_column(JSON, default=list)
+    completed_on: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Opinion(db.Model):
+    """A trainee's opinion or question about the handbook content, on a case or a point."""
+
+    __tablename__ = "opinions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    point_id: Mapped[str | None] = mapped_column(ForeignKey("points.id"), index=True)
+    module_id: Mapped[str | None] = mapped_column(ForeignKey("modules.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,60 @@
+"""Opinions and questions on the handbook content, gathered from trainees for the editors."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import select
+
+from trainer.extensions import db
+from trainer.models import Case, Module, Opinion, Organization, Point, User
+
+MAX_LENGTH = 2000
+
+
+class OpinionError(ValueError):
+    """The opinion cannot be recorded; the message is shown to the trainee."""
+
+
+def add(user: User, body: str, *, case_id: str | None = None, point_id: str | None = None,
+        module_id: str | None = None) -> Opinion:
+    body = (body or "").strip()
+    if not body:
+        raise OpinionError("意見や質問を書いてください。")
+    if len(body) > MAX_LENGTH:
+        raise OpinionError(f"{MAX_LENGTH}文字以内で書いてください。")
+    if case_id and db.session.get(Case, case_id) is None or point_id and db.session.get(Point, point_id) is None:
+        raise OpinionError("意見の対象が見つかりません。ページを開き直してください。")
+    if module_id and db.session.get(Module, module_id) is None:
+        module_id = None
+    if not case_id and not point_id:
+        raise OpinionError("事例または支援のポイントを選んでから送ってください。")
+    opinion = Opinion(user_id=user.id, case_id=case_id, point_id=point_id, module_id=module_id, body=body)
+    db.session.add(opinion)
+    db.session.flush()
+    return opinion
+
+
+def listing(*, case_id: str | None = None, point_id: str | None = None):
+    """Opinions with their author and organization, newest first, optionally for one case or point."""
+    stmt = (select(Opinion, User, Organization).join(User, User.id == Opinion.user_id)
+            .join(Organization, Organization.id == User.organization_id)
+            .order_by(Opinion.created_at.desc(), Opinion.id.desc()))
+    if case_id:
+        stmt = stmt.where(Opinion.case_id == case_id)
+    if point_id:
+        stmt = stmt.where(Opinion.point_id == point_id)
+    return db.session.execute(stmt).all()
+
+
+CSV_HEADER = ("日時", "対象の種類", "対象ID", "対象", "意見・質問", "投稿者", "所属")
+
+
+def csv_rows(jst) -> Iterator[list[str]]:
+    """Rows for the CSV export (the caller escapes and encodes)."""
+    cases = dict(db.session.execute(select(Case.id, Case.title)).all())
+    points = dict(db.session.execute(select(Point.id, Point.title)).all())
+    yield list(CSV_HEADER)
+    for opinion, user, org in listing():
+        kind, key = ("事例", opinion.case_id) if opinion.case_id else ("支援のポイント", opinion.point_id)
+        title = cases.get(key) if opinion.case_id else points.get(key)
+        yield [jst(opinion.created_at), kind, key, title or "", opinion.body, user.display_name, org.full_name]

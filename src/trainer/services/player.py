@@ -1,0 +1,138 @@
+"""The guided player: pages of a module, attempts, answers (once each), completion.
+
+A module is a sequence of pages: one per question, and one for a step with text but no question.
+``Attempt.position`` is the page the trainee is on, so they resume exactly where they were.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from trainer.extensions import db
+from trainer.models import Answer, Attempt, Module, ModuleStep, Question, QuestionVersion, User
+from trainer.models.types import utcnow
+from trainer.services import grading
+
+#: Gaps longer than this between two actions are not counted as time spent.
+IDLE_GAP = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Page:
+    index: int
+    step: ModuleStep
+    question: Question | None
+
+
+def pages(module: Module) -> list[Page]:
+    """The pages of a module, with their (non-retired) questions loaded in one query."""
+    keys = [k for step in module.steps for k in step.question_keys]
+    questions = {q.key: q for q in db.session.scalars(
+        select(Question).where(Question.key.in_(keys), Question.retired_at.is_(None)))} if keys else {}
+    out: list[Page] = []
+    for step in module.steps:
+        step_questions = [questions[k] for k in step.question_keys if k in questions]
+        for question in step_questions or [None]:
+            out.append(Page(len(out), step, question))
+    return out
+
+
+def question_count(module: Module) -> int:
+    return sum(1 for p in pages(module) if p.question is not None)
+
+
+def latest_attempt(user: User, module_id: str) -> Attempt | None:
+    stmt = select(Attempt).where(Attempt.user_id == user.id, Attempt.module_id == module_id)
+    return db.session.scalar(stmt.order_by(Attempt.number.desc()).limit(1))
+
+
+def attempts_of(user: User, module_id: str) -> list[Attempt]:
+    stmt = select(Attempt).where(Attempt.user_id == user.id, Attempt.module_id == module_id)
+    return list(db.session.scalars(stmt.order_by(Attempt.number)))
+
+
+def start(user: User, module: Module, *, retake: bool = False) -> Attempt:
+    """Continue the attempt in progress, or begin a new one (always new when ``retake``)."""
+    latest = latest_attempt(user, module.id)
+    if latest is not None and (latest.completed_at is None or not retake):
+        return latest  # an unfinished attempt is continued, never abandoned
+    attempt = Attempt(user_id=user.id, module_id=module.id, number=(latest.number + 1) if latest else 1)
+    db.session.add(attempt)
+    db.session.flush()
+    return attempt
+
+
+def answers_by_question(attempt: Attempt) -> dict[int, Answer]:
+    rows = db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))
+    return {a.question_id: a for a in rows}
+
+
+def reachable(attempt: Attempt, all_pages: list[Page], answered: set[int]) -> int:
+    """The furthest page index the trainee may open: nothing after the first unanswered question."""
+    for page in all_pages:
+        if page.question is not None and page.question.id not in answered:
+            return max(page.index, attempt.position) if attempt.completed_at else page.index
+    return len(all_pages) - 1
+
+
+def _insert_ignore(values: dict[str, Any]):
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(Answer).values(**values).on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
+
+
+def version_for(question: Question, version_id: int | None) -> QuestionVersion:
+    """The version the trainee saw (if it is one of this question's), else the current one."""
+    if version_id:
+        version = db.session.get(QuestionVersion, version_id)
+        if version is not None and version.question_id == question.id:
+            return version
+    return question.current_version
+
+
+def submit(attempt: Attempt, question: Question, raw: dict[str, Any], token: str,
+           version_id: int | None = None) -> tuple[Answer, bool]:
+    """Record an answer once per (attempt, question). Returns (answer, created)."""
+    version = version_for(question, version_id)
+    response = grading.validate(version.type, version.data, raw)
+    result = grading.grade(version.type, version.data, response)
+    now = utcnow()
+    inserted = db.session.execute(_insert_ignore({
+        "attempt_id": attempt.id, "user_id": attempt.user_id, "question_id": question.id,
+        "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
+        "rating": result.rating, "hidden": False, "created_at": now,
+    })).rowcount
+    answer = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question.id))
+    if inserted:
+        _touch(attempt, now)
+    return answer, bool(inserted)
+
+
+def _touch(attempt: Attempt, now) -> None:
+    gap = now - attempt.last_activity_at
+    if gap <= IDLE_GAP:
+        attempt.seconds_spent += int(gap.total_seconds())
+    attempt.last_activity_at = now
+
+
+def finish_if_complete(attempt: Attempt, module: Module) -> bool:
+    """Mark the attempt completed (with its score) once every question is answered."""
+    if attempt.completed_at is not None:
+        return True
+    total = question_count(module)
+    stmt = select(func.count(), func.avg(Answer.score)).where(Answer.attempt_id == attempt.id)
+    answered, mean = db.session.execute(stmt).one()
+    if answered < total:
+        return False
+    attempt.completed_at = utcnow()
+    attempt.score = round((mean or 0.0) * 100, 1) if mean is not None else None
+    return True
+
+
+def move_to(attempt: Attempt, index: int, last_index: int) -> None:
+    attempt.position = max(0, min(index, last_index))
+    _touch(attempt, utcnow())
