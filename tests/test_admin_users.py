@@ -318,3 +318,14 @@ def test_setup_demo_twice_creates_the_demo_accounts_once(app, runner, monkeypatc
     c = app.test_client()
     assert c.post("/auth/login", data={"login_id": "demo-admin", "password": passwords["demo-admin"]}).status_code == 302
     assert c.get("/home").headers["Location"].endswith("/admin/")
+
+
+def test_admin_cannot_remove_own_admin_role(app, client, make_user, login):
+    admin = make_user(Role.ADMIN)
+    login(admin)
+    response = client.post(f"/admin/users/{admin.id}/roles", data={"roles": ["trainee"], "scope": ""})
+    assert response.status_code == 302
+    with app.app_context():
+        from trainer.models import User
+
+        assert db.session.get(User, admin.id).has_role(Role.ADMIN)

@@ -117,6 +117,8 @@ def set_roles(
     wanted = {Role(r) for r in roles}
     if not wanted:
         raise AccountError("役割を1つ以上選んでください。")
+    if actor is not None and actor.id == user.id and Role.ADMIN not in wanted and user.has_role(Role.ADMIN):
+        raise AccountError("自分自身の管理者の役割は外せません。ほかの管理者に依頼してください。")
     if Role.REVIEWER in wanted and (reviewer_scope is None or not reviewer_scope.is_jurisdiction):
         raise AccountError("閲覧者には、担当する都道府県または政令指定都市を指定してください。")
     before = sorted(user.role_names())

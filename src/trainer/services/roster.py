@@ -69,6 +69,7 @@ def parse_roster(data: bytes) -> RosterPreview:
     for number, cells in body:
         raw = {c: cells[header.index(c)] if c in header and header.index(c) < len(cells) else "" for c in COLUMNS}
         values = {c: normalise_name(v) if c in NAME_COLUMNS else normalise_text(v) for c, v in raw.items()}
+        values["初期パスワード"] = (raw.get("初期パスワード") or "").strip()  # passwords are never rewritten
         row, errors = _build_row(number, values, seen)
         preview.rows.append(row)
         preview.errors.extend(errors)
