@@ -73,6 +73,7 @@ def e2e_app(tmp_path_factory):
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
         orgs.seed_jurisdictions()
+        _import_real_content(app)
         demo.load_sample_municipalities()
         demo.create_demo_accounts()
         for login_id, *_ in demo.DEMO_ACCOUNTS:  # known passwords for the browser
@@ -80,6 +81,16 @@ def e2e_app(tmp_path_factory):
             user.password_hash = accounts.hash_password(E2E_PASSWORD)
         db.session.commit()
     return app
+
+
+def _import_real_content(app) -> None:
+    from trainer.content.loader import content_hash, load_content
+    from trainer.content.sync import import_content
+
+    root = Path(__file__).resolve().parents[2] / "content"
+    content, problems = load_content(root)
+    assert problems == [], problems
+    import_content(content, content_hash(root))
 
 
 @pytest.fixture(scope="session")
