@@ -60,7 +60,7 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "TRAINER_ENV": env_name,
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(normalise_database_url(database_url)),
         "CONTENT_DIR": _env("CONTENT_DIR", str(Path.cwd() / "content")),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_I18N_ENABLED": False,
@@ -78,6 +78,7 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LOGIN_FAILURES_PER_ADDRESS": _env("LOGIN_FAILURES_PER_ADDRESS", "100 per 15 minutes"),
         "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        "PASSWORD_HASH_METHOD": _env("PASSWORD_HASH_METHOD", "scrypt"),
     }
     config.update(overrides)
     return config
@@ -94,6 +95,13 @@ def _check_production_secret(secret: str | None) -> None:
             "TRAINER_SECRET_KEY is a default or too short for production: use a random value of at "
             f"least {MIN_SECRET_LENGTH} characters."
         )
+
+
+def engine_options(url: str) -> dict:
+    """PostgreSQL: a pool as large as a worker's threads, checked before use. SQLite: defaults."""
+    if url.startswith("sqlite"):
+        return {}
+    return {"pool_pre_ping": True, "pool_size": int(_env("DB_POOL_SIZE", "10")), "max_overflow": 10}
 
 
 def normalise_database_url(url: str) -> str:

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -63,12 +64,16 @@ def _migrations_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "migrations"
 
 
+#: The session's user with their roles, in one query (built once: this runs on every request).
+_USER_WITH_ROLES = select(User).options(joinedload(User.roles)).where(User.id == bindparam("user_id"))
+
+
 @login_manager.user_loader
 def _load_user(identity: str) -> User | None:
     user_id, _, version = identity.partition(":")
     if not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.scalars(_USER_WITH_ROLES, {"user_id": int(user_id)}).unique().first()
     if user is None or not user.active or str(user.session_version) != version:
         return None
     return user
@@ -81,7 +86,8 @@ def register_security(app: Flask) -> None:
 
     @app.before_request
     def _idle_timeout() -> None:
-        session.permanent = True  # PERMANENT_SESSION_LIFETIME + refresh = idle timeout
+        if not session.permanent:  # PERMANENT_SESSION_LIFETIME + refresh = idle timeout
+            session.permanent = True
 
     @app.after_request
     def _headers(response):

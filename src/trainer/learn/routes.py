@@ -14,7 +14,7 @@ from trainer.content.schema import RATING_LABELS
 from trainer.extensions import db
 from trainer.learn.forms import ActionForm, OpinionForm
 from trainer.models import Attempt, Case, Course, FrameworkEntry, Item, Module, Point, Role
-from trainer.services import certificates, grading, mastery, opinions, player, progress
+from trainer.services import answering, certificates, grading, mastery, opinions, player, progress
 
 bp = Blueprint("learn", __name__, url_prefix="/learn")
 
@@ -141,39 +141,48 @@ def _raw_response(qtype: str, data: dict) -> dict:
     return {"ratings": {p: form.get(f"rating-{p}") for p in data["points"]}}
 
 
+def _attempt_and_module(attempt_id: int) -> tuple[Attempt, Module]:
+    """The trainee's own attempt and its (active) module, in one query; 404 otherwise."""
+    row = db.session.execute(select(Attempt, Module).join(Module, Module.id == Attempt.module_id)
+                             .where(Attempt.id == attempt_id)).first()
+    if row is None or row.Attempt.user_id != current_user.id or row.Module.retired_at is not None:
+        abort(404)
+    return row.Attempt, row.Module
+
+
 @bp.post("/attempts/<int:attempt_id>/pages/<int:index>/answer")
 def answer(attempt_id: int, index: int):
-    attempt = _own_attempt(attempt_id)
-    ctx = _page_context(attempt, index)
-    if not ActionForm().validate_on_submit() or ctx["page"].question is None:
-        abort(400)
-    question, version = ctx["page"].question, ctx["version"]
-    raw = _raw_response(version.type, version.data)
+    """The hot path: a few Core statements and one short transaction (CSRF is checked globally)."""
     try:
-        _, created = player.submit(attempt, question, raw, request.form.get("token") or uuid.uuid4().hex,
-                                   request.form.get("version", type=int))
+        attempt = answering.load_attempt(attempt_id, current_user.id)
+        version, total = answering.page_version(attempt, index, request.form.get("version", type=int))
+    except answering.NotFound:
+        abort(404)
+    raw = _raw_response(version.type, version.data)
+    token = request.form.get("token") or uuid.uuid4().hex
+    try:
+        answering.answer(attempt, index, version, total, raw, token)
     except grading.ResponseError as exc:
         db.session.rollback()
-        return render_template("learn/player.html", token=request.form.get("token"), error=str(exc), raw=raw,
-                               **ctx), 422
-    player.move_to(attempt, index, len(ctx["pages"]) - 1)
-    player.finish_if_complete(attempt, ctx["module"])
+        ctx = _page_context(db.session.get(Attempt, attempt_id), index)
+        return render_template("learn/player.html", token=token, error=str(exc), raw=raw, **ctx), 422
     db.session.commit()
-    return redirect(url_for("learn.page", attempt_id=attempt.id, index=index, _anchor="feedback"))
+    return redirect(url_for("learn.page", attempt_id=attempt_id, index=index, _anchor="feedback"))
 
 
 @bp.post("/attempts/<int:attempt_id>/pages/<int:index>/next")
 def next_page(attempt_id: int, index: int):
-    attempt = _own_attempt(attempt_id)
-    ctx = _page_context(attempt, index)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    if ctx["page"].question is not None and ctx["answer"] is None:
+    attempt, mod = _attempt_and_module(attempt_id)
+    shape = player.outline(mod)
+    if not 0 <= index < len(shape.question_ids) or (attempt.completed_at is None and index > attempt.position):
+        abort(404)
+    question_id = shape.question_ids[index]
+    if question_id is not None and not player.has_answer(attempt, question_id):
         flash("先に、この問題に回答してください。", "error")
         return redirect(url_for("learn.page", attempt_id=attempt.id, index=index))
-    last = len(ctx["pages"]) - 1
+    last = len(shape.question_ids) - 1
     if index >= last:
-        player.finish_if_complete(attempt, ctx["module"])
+        player.finish_if_all_answered(attempt, shape.total)
         db.session.commit()
         return redirect(url_for("learn.done", attempt_id=attempt.id))
     player.move_to(attempt, index + 1, last)

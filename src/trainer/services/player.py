@@ -97,19 +97,9 @@ def version_for(question: Question, version_id: int | None) -> QuestionVersion:
 def submit(attempt: Attempt, question: Question, raw: dict[str, Any], token: str,
            version_id: int | None = None) -> tuple[Answer, bool]:
     """Record an answer once per (attempt, question). Returns (answer, created)."""
-    version = version_for(question, version_id)
-    response = grading.validate(version.type, version.data, raw)
-    result = grading.grade(version.type, version.data, response)
-    now = utcnow()
-    inserted = db.session.execute(_insert_ignore({
-        "attempt_id": attempt.id, "user_id": attempt.user_id, "question_id": question.id,
-        "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
-        "rating": result.rating, "hidden": False, "created_at": now,
-    })).rowcount
+    created = record(attempt, version_data(question.id, version_id), raw, token)
     answer = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question.id))
-    if inserted:
-        _touch(attempt, now)
-    return answer, bool(inserted)
+    return answer, created
 
 
 def _touch(attempt: Attempt, now) -> None:
@@ -121,18 +111,98 @@ def _touch(attempt: Attempt, now) -> None:
 
 def finish_if_complete(attempt: Attempt, module: Module) -> bool:
     """Mark the attempt completed (with its score) once every question is answered."""
-    if attempt.completed_at is not None:
-        return True
-    total = question_count(module)
-    stmt = select(func.count(), func.avg(Answer.score)).where(Answer.attempt_id == attempt.id)
-    answered, mean = db.session.execute(stmt).one()
-    if answered < total:
-        return False
-    attempt.completed_at = utcnow()
-    attempt.score = round((mean or 0.0) * 100, 1) if mean is not None else None
-    return True
+    return finish_if_all_answered(attempt, outline(module).total)
 
 
 def move_to(attempt: Attempt, index: int, last_index: int) -> None:
     attempt.position = max(0, min(index, last_index))
     _touch(attempt, utcnow())
+
+
+# --- the answer hot path -------------------------------------------------------------------
+# Content rows are immutable once imported (a changed question gets a new version; a changed module
+# gets a new content hash), so their shape can be cached per process without any live state.
+
+@dataclass(frozen=True)
+class Outline:
+    """Per page, the question id (or None); and how many questions the module has."""
+
+    question_ids: tuple[int | None, ...]
+    total: int
+
+
+@dataclass(frozen=True)
+class VersionData:
+    id: int
+    question_id: int
+    type: str
+    data: dict[str, Any]
+
+
+_OUTLINES: dict[tuple[str, str], Outline] = {}
+
+
+def outline(module: Module) -> Outline:
+    return outline_for(module.id, module.content_hash, module)
+
+
+def outline_for(module_id: str, content_hash: str, module: Module | None = None) -> Outline:
+    """The cached outline of a module version (loads the module only on a cache miss)."""
+    key = (module_id, content_hash)
+    cached = _OUTLINES.get(key)
+    if cached is None:
+        module = module or db.session.get(Module, module_id)
+        ids = tuple(p.question.id if p.question else None for p in pages(module))
+        cached = Outline(ids, sum(1 for i in ids if i is not None))
+        if len(_OUTLINES) > 1000:
+            _OUTLINES.clear()
+        _OUTLINES[key] = cached
+    return cached
+
+
+_VERSIONS: dict[int, VersionData] = {}
+
+
+def version_data(question_id: int, version_id: int | None) -> VersionData:
+    """The version the trainee saw if it belongs to the question, else the current one (cached)."""
+    if version_id and version_id in _VERSIONS and _VERSIONS[version_id].question_id == question_id:
+        return _VERSIONS[version_id]
+    version = version_for(db.session.get(Question, question_id), version_id)
+    found = VersionData(version.id, version.question_id, version.type, version.data)
+    if len(_VERSIONS) > 5000:
+        _VERSIONS.clear()
+    _VERSIONS[found.id] = found
+    return found
+
+
+def record(attempt: Attempt, version: VersionData, raw: dict[str, Any], token: str) -> bool:
+    """Validate, grade and insert once (unique attempt+question). True when newly stored."""
+    response = grading.validate(version.type, version.data, raw)
+    result = grading.grade(version.type, version.data, response)
+    now = utcnow()
+    inserted = db.session.execute(_insert_ignore({
+        "attempt_id": attempt.id, "user_id": attempt.user_id, "question_id": version.question_id,
+        "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
+        "rating": result.rating, "hidden": False, "created_at": now,
+    })).rowcount
+    if inserted:
+        _touch(attempt, now)
+    return bool(inserted)
+
+
+def has_answer(attempt: Attempt, question_id: int) -> bool:
+    stmt = select(Answer.id).where(Answer.attempt_id == attempt.id, Answer.question_id == question_id)
+    return db.session.scalar(stmt.limit(1)) is not None
+
+
+def finish_if_all_answered(attempt: Attempt, total: int) -> bool:
+    """Complete the attempt when ``total`` answers are stored (one count query)."""
+    if attempt.completed_at is not None:
+        return True
+    stmt = select(func.count(), func.avg(Answer.score)).where(Answer.attempt_id == attempt.id)
+    answered, mean = db.session.execute(stmt).one()
+    if answered < total:
+        return False
+    attempt.completed_at = utcnow()
+    attempt.score = round(mean * 100, 1) if mean is not None else None
+    return True

@@ -1,0 +1,95 @@
+"""The answer hot path, in SQLAlchemy Core with statements built once.
+
+Three to five short statements and one commit per answer: read the attempt with its module's
+content hash, insert the answer (ignored when the unique key exists: a double click, a resubmitted
+form, a retry), then — only when it was new — update the attempt and check for completion. Module
+outlines and question versions are immutable once imported and come from player's process cache.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from trainer.extensions import db
+from trainer.models import Answer, Attempt, Module
+from trainer.models.types import utcnow
+from trainer.services import grading, player
+
+_ATTEMPT = (
+    select(Attempt.id, Attempt.user_id, Attempt.position, Attempt.completed_at, Attempt.last_activity_at,
+           Attempt.seconds_spent, Module.id.label("module_id"), Module.content_hash, Module.retired_at)
+    .join(Module, Module.id == Attempt.module_id).where(Attempt.id == bindparam("attempt_id"))
+)
+_INSERT = {
+    name: dialect.insert(Answer).on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_TOUCH = (update(Attempt).where(Attempt.id == bindparam("b_id"))
+          .values(position=bindparam("b_position"), last_activity_at=bindparam("b_now"),
+                  seconds_spent=bindparam("b_seconds")))
+_TALLY = select(func.count(), func.avg(Answer.score)).where(Answer.attempt_id == bindparam("attempt_id"))
+_COMPLETE = (update(Attempt).where(Attempt.id == bindparam("b_id"), Attempt.completed_at.is_(None))
+             .values(completed_at=bindparam("b_now"), score=bindparam("b_score")))
+
+
+class NotFound(LookupError):
+    """No such attempt for this trainee, or a page that cannot be answered now."""
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    id: int
+    user_id: int
+    position: int
+    completed_at: datetime | None
+    last_activity_at: datetime
+    seconds_spent: int
+    module_id: str
+    content_hash: str
+
+
+def load_attempt(attempt_id: int, user_id: int) -> AttemptRow:
+    row = db.session.connection().execute(_ATTEMPT, {"attempt_id": attempt_id}).first()
+    if row is None or row.user_id != user_id or row.retired_at is not None:
+        raise NotFound
+    return AttemptRow(row.id, row.user_id, row.position, row.completed_at, row.last_activity_at,
+                      row.seconds_spent, row.module_id, row.content_hash)
+
+
+def page_version(attempt: AttemptRow, index: int, version_id: int | None) -> tuple[player.VersionData, int]:
+    """The question version on page ``index`` (if the trainee may answer it) and the question count."""
+    shape = player.outline_for(attempt.module_id, attempt.content_hash)
+    reachable = attempt.completed_at is not None or index <= attempt.position
+    if not 0 <= index < len(shape.question_ids) or shape.question_ids[index] is None or not reachable:
+        raise NotFound
+    return player.version_data(shape.question_ids[index], version_id), shape.total
+
+
+def answer(attempt: AttemptRow, index: int, version: player.VersionData, total: int,
+           raw: dict[str, Any], token: str) -> bool:
+    """Store the answer once; returns True when it was new. Raises grading.ResponseError."""
+    response = grading.validate(version.type, version.data, raw)
+    result = grading.grade(version.type, version.data, response)
+    conn = db.session.connection()
+    now = utcnow()
+    inserted = conn.execute(_INSERT[conn.dialect.name], {
+        "attempt_id": attempt.id, "user_id": attempt.user_id, "question_id": version.question_id,
+        "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
+        "rating": result.rating, "hidden": False, "created_at": now,
+    }).rowcount
+    if not inserted:
+        return False
+    gap = (now - attempt.last_activity_at).total_seconds()
+    seconds = attempt.seconds_spent + (int(gap) if gap <= player.IDLE_GAP.total_seconds() else 0)
+    conn.execute(_TOUCH, {"b_id": attempt.id, "b_position": max(attempt.position, index), "b_now": now,
+                          "b_seconds": seconds})
+    if attempt.completed_at is None:
+        answered, mean = conn.execute(_TALLY, {"attempt_id": attempt.id}).one()
+        if answered >= total:
+            score = round(mean * 100, 1) if mean is not None else None
+            conn.execute(_COMPLETE, {"b_id": attempt.id, "b_now": now, "b_score": score})
+    return True
