@@ -77,3 +77,12 @@ def require_role(role: Role) -> None:
         abort(login_manager.unauthorized())
     if not ROLE_CHECKS[role](current_user):
         abort(403)
+
+
+def can_run_workshop(user: User, workshop) -> bool:
+    """Only the workshop's own facilitators run it, see its dashboard and export its record."""
+    return can_facilitate(user) and any(f.user_id == user.id for f in workshop.facilitators)
+
+
+def attends_workshop(user: User, workshop) -> bool:
+    return user.is_authenticated and any(p.user_id == user.id for p in workshop.participants)

@@ -1,9 +1,7 @@
 """The register_* steps of create_app(): extensions, security, blueprints, templates, errors."""
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import Flask, render_template, request, session
 from flask_login import current_user
@@ -13,12 +11,11 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from trainer.dates import JST, jst  # noqa: F401 (JST re-exported for routes)
 from trainer.extensions import csrf, db, limiter, login_manager, migrate
 from trainer.models import User
 from trainer.models.org import ORG_KIND_LABELS, PROGRAMME_LABELS
 from trainer.models.user import ROLE_LABELS
-
-JST = ZoneInfo("Asia/Tokyo")
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -106,21 +103,15 @@ def register_blueprints(app: Flask) -> None:
     from trainer.auth.routes import bp as auth_bp
     from trainer.facilitate.routes import bp as facilitate_bp
     from trainer.learn.routes import bp as learn_bp
+    from trainer.live.routes import bp as live_bp
     from trainer.main.routes import bp as main_bp
     from trainer.review.routes import bp as review_bp
 
-    for blueprint in (main_bp, auth_bp, learn_bp, facilitate_bp, review_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, learn_bp, live_bp, facilitate_bp, review_bp, admin_bp):
         app.register_blueprint(blueprint)
     from trainer.cli import register_commands
 
     register_commands(app)
-
-
-def jst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Show a UTC time in Asia/Tokyo."""
-    if value is None:
-        return ""
-    return value.astimezone(JST).strftime(fmt)
 
 
 def register_templates(app: Flask) -> None:

@@ -19,7 +19,7 @@ from trainer.extensions import db
 from trainer.models import Case, Organization, OrgKind, Point, Programme, Role, User
 from trainer.services import accounts, audit, opinions, orgs, roster
 from trainer.services.csvio import CsvDecodeError, decode_excel_csv, write_csv
-from trainer.web import JST, jst
+from trainer.dates import JST, jst
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -1,10 +1,22 @@
-"""Facilitators: workshops and cohort dashboards."""
+"""Facilitators: workshops, join codes, live sessions, dashboards, exports and debriefs."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import io
+from datetime import datetime
+
+import segno
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from wtforms import SelectChoice
 
 from trainer import policies
-from trainer.models import Role
+from trainer.extensions import db
+from trainer.facilitate.forms import InviteForm, WorkshopForm
+from trainer.learn.forms import ActionForm
+from trainer.models import LiveSession, Module, Role, Workshop
+from trainer.services import audit, cohort, live, player, progress, workshops
+from trainer.services.csvio import write_csv
+from trainer.dates import JST
 
 bp = Blueprint("facilitate", __name__, url_prefix="/facilitate")
 
@@ -14,6 +26,186 @@ def _guard() -> None:
     policies.require_role(Role.FACILITATOR)
 
 
+def _workshop(workshop_id: int) -> Workshop:
+    workshop = db.get_or_404(Workshop, workshop_id)
+    if not policies.can_run_workshop(current_user, workshop):
+        abort(404)
+    return workshop
+
+
+def _session(session_id: int) -> tuple[LiveSession, Workshop]:
+    session = db.get_or_404(LiveSession, session_id)
+    return session, _workshop(session.workshop_id)
+
+
 @bp.get("/")
 def home():
-    return render_template("facilitate/home.html")
+    mine = workshops.facilitated_by(current_user)
+    return render_template("facilitate/home.html", workshops=mine)
+
+
+@bp.route("/workshops/new", methods=["GET", "POST"])
+def new():
+    form = WorkshopForm()
+    form.modules.choices = [SelectChoice(m.id, m.title) for m in progress.active_modules()]
+    if form.validate_on_submit():
+        data = workshops.WorkshopInput(
+            title=form.title.data, starts_at=_at(form.day.data, form.start.data), ends_at=_at(form.day.data, form.end.data),
+            venue=form.venue.data or "", online=form.online.data, module_ids=form.modules.data,
+            co_facilitators=form.co_facilitators.data or "", participants=form.participants.data or "")
+        try:
+            workshop = workshops.create(current_user, data)
+        except workshops.WorkshopError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"研修会「{workshop.title}」を作成しました。参加コードは {workshop.join_code} です。", "success")
+            return redirect(url_for("facilitate.workshop", workshop_id=workshop.id))
+    return render_template("facilitate/new.html", form=form)
+
+
+def _at(day, time) -> datetime:
+    return datetime.combine(day, time, tzinfo=JST)
+
+
+@bp.get("/workshops/<int:workshop_id>")
+def workshop(workshop_id: int):
+    ws = _workshop(workshop_id)
+    modules = {m.id: m for m in progress.active_modules()}
+    return render_template("facilitate/workshop.html", workshop=ws, modules=modules, sessions=live.sessions_of(ws),
+                           people=cohort.participants(ws), form=ActionForm(), invite_form=InviteForm())
+
+
+@bp.post("/workshops/<int:workshop_id>/participants")
+def invite(workshop_id: int):
+    ws = _workshop(workshop_id)
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            added = workshops.invite(ws, form.participants.data, actor=current_user)
+        except workshops.WorkshopError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(f"{added}人を招待しました。", "success")
+    return redirect(url_for("facilitate.workshop", workshop_id=ws.id))
+
+
+@bp.get("/workshops/<int:workshop_id>/join-screen")
+def join_screen(workshop_id: int):
+    ws = _workshop(workshop_id)
+    return render_template("facilitate/join_screen.html", workshop=ws, join_url=url_for("main.join", code=ws.join_code, _external=True))
+
+
+@bp.get("/workshops/<int:workshop_id>/qr.svg")
+def qr(workshop_id: int):
+    ws = _workshop(workshop_id)
+    out = io.BytesIO()
+    segno.make(url_for("main.join", code=ws.join_code, _external=True), error="m").save(
+        out, kind="svg", scale=8, border=2, title="参加用QRコード")
+    return Response(out.getvalue(), mimetype="image/svg+xml")
+
+
+@bp.post("/workshops/<int:workshop_id>/live")
+def start_live(workshop_id: int):
+    ws = _workshop(workshop_id)
+    try:
+        session = live.start(ws, request.form.get("module_id", ""), current_user)
+    except live.LiveError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("facilitate.workshop", workshop_id=ws.id))
+    db.session.commit()
+    return redirect(url_for("facilitate.control", session_id=session.id))
+
+
+def _live_context(session: LiveSession, ws: Workshop, include_hidden: bool) -> dict:
+    module = db.session.get(Module, session.module_id)
+    pages = player.pages(module)
+    page = pages[session.page]
+    version = page.question.current_version if page.question else None
+    stage = next((s for s in module.case.stages if s.key == page.step.stage_key), None) if module.case else None
+    return {"session": session, "workshop": ws, "module": module, "pages": pages, "page": page, "version": version,
+            "stage": stage, "stats": live.stats(session, include_hidden=include_hidden), "form": ActionForm()}
+
+
+@bp.get("/live/<int:session_id>")
+def control(session_id: int):
+    session, ws = _session(session_id)
+    return render_template("facilitate/control.html", **_live_context(session, ws, include_hidden=True))
+
+
+@bp.get("/live/<int:session_id>/projector")
+def projector(session_id: int):
+    session, ws = _session(session_id)
+    return render_template("facilitate/projector.html", **_live_context(session, ws, include_hidden=False))
+
+
+@bp.get("/live/<int:session_id>/stats.json")
+def stats_json(session_id: int):
+    session, _ = _session(session_id)
+    result = live.stats(session)
+    return jsonify(version=session.version, page=session.page, open=session.question_open,
+                   revealed=session.revealed, ended=session.ended_at is not None, joined=result.joined,
+                   answered=result.answered, counts=result.counts, ordering=result.ordering,
+                   ratings=result.ratings, wall=[text for _, text, hidden in result.wall if not hidden])
+
+
+@bp.post("/live/<int:session_id>/action")
+def action(session_id: int):
+    session, _ = _session(session_id)
+    name = request.form.get("action", "")
+    target = {"next": session.page + 1, "prev": session.page - 1}.get(name, request.form.get("page", type=int))
+    try:
+        live.change(session, "goto" if name in ("next", "prev", "goto") else name, target)
+    except live.LiveError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+    if name == "end":
+        return redirect(url_for("facilitate.debrief", session_id=session_id))
+    return redirect(url_for("facilitate.control", session_id=session_id))
+
+
+@bp.post("/live/<int:session_id>/wall/<int:answer_id>")
+def moderate(session_id: int, answer_id: int):
+    session, _ = _session(session_id)
+    try:
+        live.hide(session, answer_id, hidden=request.form.get("hidden", "1") == "1")
+    except live.LiveError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+    return redirect(url_for("facilitate.control", session_id=session_id, _anchor="wall"))
+
+
+@bp.get("/live/<int:session_id>/debrief")
+def debrief(session_id: int):
+    session, ws = _session(session_id)
+    return render_template("facilitate/debrief.html", session=session, workshop=ws,
+                           rows=cohort.session_questions(session))
+
+
+@bp.get("/workshops/<int:workshop_id>/dashboard")
+def dashboard(workshop_id: int):
+    ws = _workshop(workshop_id)
+    return render_template("facilitate/dashboard.html", workshop=ws, report=cohort.report(ws))
+
+
+@bp.get("/workshops/<int:workshop_id>/record.<kind>")
+def export(workshop_id: int, kind: str):
+    ws = _workshop(workshop_id)
+    if kind not in ("csv", "xlsx"):
+        abort(404)
+    audit.record("workshop.export", actor=current_user, subject=ws.title,
+                 detail={"workshop": ws.id, "format": kind}, ip=request.remote_addr)
+    db.session.commit()
+    name = f"workshop-{ws.id}-record.{kind}"
+    headers = {"Content-Disposition": f"attachment; filename={name}"}
+    if kind == "csv":
+        return Response(write_csv(cohort.record_rows(ws)), mimetype="text/csv; charset=utf-8", headers=headers)
+    return Response(cohort.record_xlsx(ws), headers=headers,
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

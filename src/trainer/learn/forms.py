@@ -21,3 +21,19 @@ class OpinionForm(JapaneseForm):
     point_id = HiddenField()
     module_id = HiddenField()
     submit = SubmitField("意見を送る")
+
+
+def raw_response(form, qtype: str, data: dict) -> dict:
+    """The answer fields of a posted player form, as grading.validate expects them."""
+    if qtype == "single":
+        return {"choice": form.get("choice")}
+    if qtype == "multiple":
+        return {"choices": form.getlist("choices")}
+    if qtype == "ordering":
+        ranks = {c["id"]: form.get(f"rank-{c['id']}", "") for c in data["choices"]}
+        if any(not r.isdigit() for r in ranks.values()) or len(set(ranks.values())) != len(ranks):
+            return {"order": [], "ranks": ranks}
+        return {"order": sorted(ranks, key=lambda c: int(ranks[c])), "ranks": ranks}
+    if qtype == "reflection":
+        return {"text": form.get("text", "")}
+    return {"ratings": {p: form.get(f"rating-{p}") for p in data["points"]}}

@@ -12,9 +12,9 @@ from trainer import policies
 from trainer.auth.redirects import safe_next
 from trainer.content.schema import RATING_LABELS
 from trainer.extensions import db
-from trainer.learn.forms import ActionForm, OpinionForm
+from trainer.learn.forms import ActionForm, OpinionForm, raw_response
 from trainer.models import Attempt, Case, Course, FrameworkEntry, Item, Module, Point, Role
-from trainer.services import answering, certificates, grading, mastery, opinions, player, progress
+from trainer.services import answering, certificates, grading, live, mastery, opinions, player, progress, workshops
 
 bp = Blueprint("learn", __name__, url_prefix="/learn")
 
@@ -43,6 +43,7 @@ def home():
     rows = progress.statuses(current_user)
     in_progress = sorted((r for r in rows if r.status == "in_progress"), key=lambda r: r.last_activity, reverse=True)
     return render_template("learn/home.html", in_progress=in_progress, courses=progress.courses(current_user),
+                           workshops=workshops.attended_by(current_user),
                            completed=sum(1 for r in rows if r.status == "completed"), total=len(rows))
 
 
@@ -125,22 +126,6 @@ def page(attempt_id: int, index: int):
     return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
 
 
-def _raw_response(qtype: str, data: dict) -> dict:
-    form = request.form
-    if qtype == "single":
-        return {"choice": form.get("choice")}
-    if qtype == "multiple":
-        return {"choices": form.getlist("choices")}
-    if qtype == "ordering":
-        ranks = {c["id"]: form.get(f"rank-{c['id']}", "") for c in data["choices"]}
-        if any(not r.isdigit() for r in ranks.values()) or len(set(ranks.values())) != len(ranks):
-            return {"order": [], "ranks": ranks}
-        return {"order": sorted(ranks, key=lambda c: int(ranks[c])), "ranks": ranks}
-    if qtype == "reflection":
-        return {"text": form.get("text", "")}
-    return {"ratings": {p: form.get(f"rating-{p}") for p in data["points"]}}
-
-
 def _attempt_and_module(attempt_id: int) -> tuple[Attempt, Module]:
     """The trainee's own attempt and its (active) module, in one query; 404 otherwise."""
     row = db.session.execute(select(Attempt, Module).join(Module, Module.id == Attempt.module_id)
@@ -158,7 +143,7 @@ def answer(attempt_id: int, index: int):
         version, total = answering.page_version(attempt, index, request.form.get("version", type=int))
     except answering.NotFound:
         abort(404)
-    raw = _raw_response(version.type, version.data)
+    raw = raw_response(request.form, version.type, version.data)
     token = request.form.get("token") or uuid.uuid4().hex
     try:
         answering.answer(attempt, index, version, total, raw, token)
@@ -278,3 +263,11 @@ def certificate_pdf(code: str):
     data = certificates.render_pdf(cert, verify)
     return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"certificate-{cert.code}.pdf")
+
+
+@bp.get("/workshops")
+def workshops_list():
+    mine = workshops.attended_by(current_user)
+    sessions = {w.id: [s for s in live.sessions_of(w) if s.ended_at is None] for w in mine}
+    modules = {m.id: m for m in progress.active_modules()}
+    return render_template("learn/workshops.html", workshops=mine, sessions=sessions, modules=modules)

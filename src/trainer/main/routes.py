@@ -1,13 +1,15 @@
 """The entry point: send each person to the home page of their role."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from trainer.extensions import db, limiter
 from trainer.models import Point, Role
-from trainer.services import certificates
+from trainer.main.forms import RegisterForm
+from trainer.services import accounts, certificates, workshops
 from trainer.models.user import ROLE_PRIORITY
 
 bp = Blueprint("main", __name__)
@@ -65,3 +67,45 @@ def verify(code: str | None = None):
         points = db.session.scalars(select(Point).where(Point.id.in_(cert.points)).order_by(Point.sort)).all()
     return render_template("main/verify.html", code=code, cert=cert, points=points,
                            japanese_date=certificates.japanese_date), (404 if code and cert is None else 200)
+
+
+# --- joining a workshop with its code --------------------------------------------------------
+
+@bp.route("/join", methods=["GET", "POST"])
+@limiter.limit("300 per 15 minutes", methods=["POST"])
+def join_form():
+    code = workshops.normalise_code(request.values.get("code", ""))
+    if request.method == "POST" and code:
+        return redirect(url_for("main.join", code=code))
+    return render_template("main/join_code.html", code=code)
+
+
+@bp.route("/join/<code>", methods=["GET", "POST"])
+@limiter.limit("300 per 15 minutes", methods=["POST"])
+def join(code: str):
+    workshop = workshops.by_code(code)
+    if workshop is None:
+        return render_template("main/join_code.html", code=code, unknown=True), 404
+    form = RegisterForm()
+    form.organization.choices = [SelectChoice(str(o.id), o.full_name) for o in workshops.registration_orgs(workshop)]
+    if current_user.is_authenticated:
+        if request.method == "POST":
+            workshops.join(workshop, current_user)
+            db.session.commit()
+            flash(f"研修会「{workshop.title}」に参加しました。", "success")
+            return redirect(url_for("learn.workshops_list"))
+        return render_template("main/join.html", workshop=workshop, form=None)
+    if form.validate_on_submit():
+        try:
+            user = workshops.register_walk_in(
+                workshop, login_id=form.login_id.data, name=form.display_name.data, furigana=form.furigana.data or "",
+                org_id=int(form.organization.data), password=form.password.data)
+        except (workshops.WorkshopError, accounts.AccountError) as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(f"登録しました。ログインIDは {user.login_id} です。研修会「{workshop.title}」に参加しています。", "success")
+            return redirect(url_for("learn.workshops_list"))
+    return render_template("main/join.html", workshop=workshop, form=form)

@@ -10,7 +10,11 @@ from trainer.models.content import (
 from trainer.models.progress import Answer, Attempt, Certificate, Opinion
 from trainer.models.org import Organization, OrgKind, Programme
 from trainer.models.user import Role, User, UserRole
+from trainer.models.workshop import (
+    LiveSession, Workshop, WorkshopFacilitator, WorkshopModule, WorkshopParticipant,
+)
 
 __all__ = [
     "Answer", "Attempt", "Certificate", "Opinion", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
-    "Question", "QuestionPoint", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole"]
+    "Question", "QuestionPoint", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
+    "LiveSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]

@@ -30,6 +30,8 @@ class Attempt(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     score: Mapped[float | None] = mapped_column(Float)
     seconds_spent: Mapped[int] = mapped_column(default=0)
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id"), index=True)
+    live_session_id: Mapped[int | None] = mapped_column(ForeignKey("live_sessions.id"), index=True)
 
     module: Mapped["Module"] = relationship()  # noqa: F821 (string: resolved by the registry)
 

@@ -60,10 +60,14 @@ def load_attempt(attempt_id: int, user_id: int) -> AttemptRow:
                       row.seconds_spent, row.module_id, row.content_hash)
 
 
-def page_version(attempt: AttemptRow, index: int, version_id: int | None) -> tuple[player.VersionData, int]:
-    """The question version on page ``index`` (if the trainee may answer it) and the question count."""
+def page_version(attempt: AttemptRow, index: int, version_id: int | None,
+                 *, paced: bool = False) -> tuple[player.VersionData, int]:
+    """The question version on page ``index`` (if the trainee may answer it) and the question count.
+
+    ``paced``: a live session sets the page, so it need not be within the trainee's own reach.
+    """
     shape = player.outline_for(attempt.module_id, attempt.content_hash)
-    reachable = attempt.completed_at is not None or index <= attempt.position
+    reachable = paced or attempt.completed_at is not None or index <= attempt.position
     if not 0 <= index < len(shape.question_ids) or shape.question_ids[index] is None or not reachable:
         raise NotFound
     return player.version_data(shape.question_ids[index], version_id), shape.total

@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import secrets
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase import pdfmetrics
@@ -13,13 +12,13 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
+from trainer.dates import JST
 from trainer.extensions import db
 from trainer.models import Certificate, Course, Point, User
 from trainer.services import progress
 from trainer.services.wareki import to_wareki
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-JST = ZoneInfo("Asia/Tokyo")
 IPA_GOTHIC = Path("/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf")
 
 

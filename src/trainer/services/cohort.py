@@ -1,0 +1,195 @@
+"""A workshop's cohort: progress matrix, answer distributions, point mastery, before/after, records.
+
+Figures here are for the workshop's facilitators. Distributions are anonymous counts; the record
+(CSV/XLSX) names participants, as a training record must.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from trainer.extensions import db
+from trainer.models import (
+    Answer, Attempt, Item, LiveSession, Module, Organization, Point, Question, QuestionPoint, QuestionVersion, User,
+    Workshop, WorkshopParticipant,
+)
+from trainer.services import mastery, player, progress
+from trainer.services.spreadsheets import xlsx_bytes
+from trainer.dates import jst
+
+RATING_LABELS = {"best": "最適", "acceptable": "許容", "caution": "要注意"}
+
+
+def participants(workshop: Workshop) -> list[tuple[User, Organization]]:
+    stmt = (select(User, Organization).join(WorkshopParticipant, WorkshopParticipant.user_id == User.id)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(WorkshopParticipant.workshop_id == workshop.id).order_by(User.furigana, User.display_name))
+    return list(db.session.execute(stmt).all())
+
+
+@dataclass
+class QuestionSummary:
+    module: Module
+    question: Question
+    version: QuestionVersion
+    answered: int
+    counts: Counter
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def cautions(self) -> list[tuple[dict, int]]:
+        return [(c, self.counts.get(c["id"], 0)) for c in self.version.data["choices"] if c.get("rating") == "caution"]
+
+
+@dataclass
+class Report:
+    modules: list[Module]
+    matrix: list[tuple[User, Organization, list[progress.ModuleStatus]]]
+    questions: list[QuestionSummary]
+    points: list[tuple[Point, int, float | None, Counter]]  # point, answered participants, mean, states
+    grid: list[tuple[Item, list[tuple[Point, int, float | None, Counter]]]]
+    before_after: list[tuple[Point, float | None, float | None, int, int]]
+
+
+def workshop_modules(workshop: Workshop) -> list[Module]:
+    ids = [m.module_id for m in workshop.modules]
+    found = {m.id: m for m in db.session.scalars(select(Module).where(Module.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def _answers(attempt_filter, question_ids: list[int]) -> list[tuple[int, int, dict, int]]:
+    """(user, question, response, version) of answers in matching attempts."""
+    if not question_ids:
+        return []
+    stmt = (select(Answer.user_id, Answer.question_id, Answer.response, Answer.version_id)
+            .join(Attempt, Attempt.id == Answer.attempt_id).where(attempt_filter, Answer.question_id.in_(question_ids)))
+    return [tuple(r) for r in db.session.execute(stmt)]
+
+
+def _tally(response: dict, counts: Counter) -> None:
+    if "choice" in response:
+        counts[response["choice"]] += 1
+    elif "choices" in response:
+        counts.update(response["choices"])
+
+
+def question_summaries(modules: list[Module], attempt_filter) -> list[QuestionSummary]:
+    pages = [(m, p) for m in modules for p in player.pages(m) if p.question is not None]
+    answers = _answers(attempt_filter, [p.question.id for _, p in pages])
+    by_question: dict[int, list[dict]] = defaultdict(list)
+    for _, question_id, response, _ in answers:
+        by_question[question_id].append(response)
+    points = {p.id: p for p in db.session.scalars(select(Point))}
+    out = []
+    for module, page in pages:
+        counts: Counter = Counter()
+        for response in by_question[page.question.id]:
+            _tally(response, counts)
+        version = page.question.current_version
+        out.append(QuestionSummary(module, page.question, version, len(by_question[page.question.id]), counts,
+                                   [points[p] for p in version.data["points"] if p in points]))
+    return out
+
+
+def cohort_point_stats(user_ids: list[int]) -> dict[str, list[tuple[int, float]]]:
+    """point -> [(answered, mean)] per participant, from each one's latest answers (one query)."""
+    if not user_ids:
+        return {}
+    newest = mastery.latest_answers(user_ids)
+    stmt = (select(Answer.user_id, QuestionPoint.point_id, func.count(), func.avg(Answer.score))
+            .select_from(Answer).join(newest, newest.c.id == Answer.id)
+            .join(QuestionPoint, QuestionPoint.version_id == Answer.version_id)
+            .group_by(Answer.user_id, QuestionPoint.point_id))
+    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for _user, point_id, n, mean in db.session.execute(stmt):
+        out[point_id].append((n, float(mean)))
+    return out
+
+
+def point_rows(user_ids: list[int]) -> list[tuple[Point, int, float | None, Counter]]:
+    """Per point: participants who answered, their mean score, and how many are in each state."""
+    stats = cohort_point_stats(user_ids)
+    rows = []
+    for point in db.session.scalars(select(Point).where(Point.retired_at.is_(None)).order_by(Point.sort)):
+        per_user = stats.get(point.id, [])
+        states = Counter(mastery.classify(n, m) for n, m in per_user)
+        states["none"] += len(user_ids) - len(per_user)
+        mean = sum(m for _, m in per_user) / len(per_user) if per_user else None
+        rows.append((point, len(per_user), mean, states))
+    return rows
+
+
+def before_after(modules: list[Module], attempt_filter) -> list[tuple[Point, float | None, float | None, int, int]]:
+    """Mean self-rating per point before and after (self-rating questions with a phase)."""
+    pages = [p for m in modules for p in player.pages(m) if p.question is not None and p.question.type == "self_rating"]
+    phase_of = {p.question.id: p.question.current_version.data.get("phase") for p in pages}
+    values: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for _, question_id, response, _ in _answers(attempt_filter, list(phase_of)):
+        phase = phase_of.get(question_id)
+        if phase in ("before", "after"):
+            for point, value in response["ratings"].items():
+                values[(point, phase)].append(value)
+    points = {p.id: p for p in db.session.scalars(select(Point))}
+    out = []
+    for point_id in sorted({k[0] for k in values}):
+        before, after = values.get((point_id, "before"), []), values.get((point_id, "after"), [])
+        mean = lambda v: round(sum(v) / len(v), 2) if v else None  # noqa: E731
+        out.append((points[point_id], mean(before), mean(after), len(before), len(after)))
+    return out
+
+
+def report(workshop: Workshop) -> Report:
+    modules = workshop_modules(workshop)
+    people = participants(workshop)
+    matrix = []
+    for user, org in people:
+        rows = {r.module.id: r for r in progress.statuses(user, modules)}
+        matrix.append((user, org, [rows[m.id] for m in modules]))
+    in_workshop = Attempt.workshop_id == workshop.id
+    prows = point_rows([u.id for u, _ in people])
+    items = db.session.scalars(select(Item).order_by(Item.number)).all()
+    grid = [(item, [r for r in prows if r[0].item_id == item.id]) for item in items]
+    weakest = sorted(prows, key=lambda r: (r[2] if r[2] is not None else -1, r[0].sort))
+    return Report(modules, matrix, question_summaries(modules, in_workshop), weakest, grid,
+                  before_after(modules, in_workshop))
+
+
+def session_questions(session: LiveSession) -> list[QuestionSummary]:
+    module = db.session.get(Module, session.module_id)
+    return question_summaries([module], Attempt.live_session_id == session.id)
+
+
+def record_rows(workshop: Workshop):
+    """The workshop record, one row per participant and module (names included)."""
+    report_ = report(workshop)
+    yield ["研修会", "開催日", "氏名", "ふりがな", "ログインID", "所属", "モジュール", "状態", "得点", "最高得点", "最終学習"]
+    day = jst(workshop.starts_at, "%Y-%m-%d")
+    for user, org, rows in report_.matrix:
+        for row in rows:
+            yield [workshop.title, day, user.display_name, user.furigana or "", user.login_id, org.full_name,
+                   row.module.title, row.status_label, _pct(row.score), _pct(row.best_score), jst(row.last_activity)]
+
+
+def _pct(value: float | None) -> Any:
+    return "" if value is None else round(value)
+
+
+def distribution_rows(workshop: Workshop):
+    yield ["モジュール", "問い", "支援のポイント", "回答数", "選択肢", "評価", "選んだ人数"]
+    for q in report(workshop).questions:
+        points = " ".join(p.id for p in q.points)
+        for choice in q.version.data["choices"]:
+            yield [q.module.title, q.question.key, points, q.answered, choice["text"],
+                   RATING_LABELS.get(choice.get("rating") or "", "—"), q.counts.get(choice["id"], 0)]
+
+
+def record_xlsx(workshop: Workshop) -> bytes:
+    report_ = report(workshop)
+    points = [["ID", "支援のポイント", "回答した参加者", "平均", "定着", "学習中", "未練習"]] + [
+        [p.id, p.title, n, "" if m is None else round(m * 100), s["secure"], s["learning"], s["none"]]
+        for p, n, m, s in report_.points]
+    return xlsx_bytes([("受講記録", record_rows(workshop)), ("問い別の回答", distribution_rows(workshop)),
+                       ("ポイント別", points)])

@@ -1,0 +1,160 @@
+"""Workshops: creation, facilitators, modules, participants, join codes and walk-in registration."""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from trainer.extensions import db
+from trainer.models import (
+    Module, Organization, OrgKind, Role, User, Workshop, WorkshopFacilitator, WorkshopModule, WorkshopParticipant,
+)
+from trainer.models.types import utcnow
+from trainer.services import accounts, audit
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+
+
+class WorkshopError(ValueError):
+    """The request cannot be carried out; the message is shown to the facilitator (Japanese)."""
+
+
+@dataclass(frozen=True)
+class WorkshopInput:
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    venue: str
+    online: bool
+    module_ids: list[str]
+    co_facilitators: str = ""
+    participants: str = ""
+
+
+def _logins(text: str) -> list[str]:
+    return [accounts.normalise_login_id(x) for x in re.split(r"[\s,、，]+", text or "") if x.strip()]
+
+
+def _users(logins: list[str]) -> tuple[list[User], list[str]]:
+    if not logins:
+        return [], []
+    found = {u.login_id: u for u in db.session.scalars(select(User).where(User.login_id.in_(logins)))}
+    missing = [x for x in logins if x not in found or not found[x].active]
+    return [found[x] for x in dict.fromkeys(logins) if x in found and found[x].active], missing
+
+
+def new_join_code() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if db.session.scalar(select(Workshop.id).where(Workshop.join_code == code)) is None:
+            return code
+
+
+def normalise_code(value: str) -> str:
+    return "".join(ch for ch in (value or "").upper() if ch.isalnum())[:12]
+
+
+def create(owner: User, data: WorkshopInput) -> Workshop:
+    """Create a workshop with its modules, co-facilitators and invited participants."""
+    _check(data)
+    co, missing_co = _users(_logins(data.co_facilitators))
+    invited, missing = _users(_logins(data.participants))
+    problems = []
+    if missing_co:
+        problems.append("ファシリテーターとして見つからないログインID: " + "、".join(missing_co))
+    if not_fac := [u.login_id for u in co if not u.has_role(Role.FACILITATOR)]:
+        problems.append("ファシリテーターの役割がないログインID: " + "、".join(not_fac))
+    if missing:
+        problems.append("参加者として見つからないログインID: " + "、".join(missing))
+    if problems:
+        raise WorkshopError(" / ".join(problems))
+    workshop = Workshop(title=data.title.strip(), starts_at=data.starts_at, ends_at=data.ends_at,
+                        venue=data.venue.strip(), online=data.online, join_code=new_join_code(),
+                        organization_id=owner.organization_id, created_by_id=owner.id)
+    workshop.facilitators = [WorkshopFacilitator(user_id=u.id) for u in {owner.id: owner, **{u.id: u for u in co}}.values()]
+    workshop.modules = [WorkshopModule(module_id=m, position=i) for i, m in enumerate(dict.fromkeys(data.module_ids))]
+    workshop.participants = [WorkshopParticipant(user_id=u.id, via="invite") for u in invited]
+    db.session.add(workshop)
+    db.session.flush()
+    audit.record("workshop.create", actor=owner, subject=workshop.title, detail={"workshop": workshop.id})
+    return workshop
+
+
+def _check(data: WorkshopInput) -> None:
+    if not data.title.strip():
+        raise WorkshopError("研修会の名前を入力してください。")
+    if data.ends_at <= data.starts_at:
+        raise WorkshopError("終了日時は開始日時より後にしてください。")
+    if not data.module_ids:
+        raise WorkshopError("使うモジュールを1つ以上選んでください。")
+    known = set(db.session.scalars(select(Module.id).where(Module.id.in_(data.module_ids), Module.retired_at.is_(None))))
+    if unknown := [m for m in data.module_ids if m not in known]:
+        raise WorkshopError("選べないモジュールが含まれています: " + "、".join(unknown))
+
+
+def invite(workshop: Workshop, logins_text: str, *, actor: User) -> int:
+    users, missing = _users(_logins(logins_text))
+    if missing:
+        raise WorkshopError("見つからないログインID: " + "、".join(missing))
+    present = {p.user_id for p in workshop.participants}
+    added = [WorkshopParticipant(user_id=u.id, via="invite") for u in users if u.id not in present]
+    workshop.participants.extend(added)
+    db.session.flush()
+    return len(added)
+
+
+def facilitated_by(user: User) -> list[Workshop]:
+    stmt = (select(Workshop).join(WorkshopFacilitator, WorkshopFacilitator.workshop_id == Workshop.id)
+            .where(WorkshopFacilitator.user_id == user.id).order_by(Workshop.starts_at.desc()))
+    return list(db.session.scalars(stmt))
+
+
+def attended_by(user: User) -> list[Workshop]:
+    stmt = (select(Workshop).join(WorkshopParticipant, WorkshopParticipant.workshop_id == Workshop.id)
+            .where(WorkshopParticipant.user_id == user.id).order_by(Workshop.starts_at.desc()))
+    return list(db.session.scalars(stmt))
+
+
+def by_code(code: str) -> Workshop | None:
+    """The workshop of a join code, while the code is valid (until the workshop ends)."""
+    workshop = db.session.scalar(select(Workshop).where(Workshop.join_code == normalise_code(code)))
+    if workshop is None or workshop.ends_at < utcnow():
+        return None
+    return workshop
+
+
+def join(workshop: Workshop, user: User, via: str = "code") -> WorkshopParticipant:
+    existing = db.session.scalar(select(WorkshopParticipant).where(
+        WorkshopParticipant.workshop_id == workshop.id, WorkshopParticipant.user_id == user.id))
+    if existing is not None:
+        return existing
+    participant = WorkshopParticipant(workshop_id=workshop.id, user_id=user.id, via=via)
+    db.session.add(participant)
+    db.session.flush()
+    return participant
+
+
+def registration_orgs(workshop: Workshop) -> list[Organization]:
+    """Where a walk-in may register: the organizations of the workshop's jurisdiction."""
+    home = db.session.get(Organization, workshop.organization_id)
+    scope = home.id if home.is_jurisdiction else home.jurisdiction_id
+    stmt = (select(Organization).where(Organization.jurisdiction_id == scope, Organization.active.is_(True))
+            .where(Organization.kind.in_([OrgKind.PREFECTURE, OrgKind.DESIGNATED_CITY, OrgKind.MUNICIPALITY, OrgKind.OFFICE]))
+            .order_by(Organization.code, Organization.name))
+    return list(db.session.scalars(stmt))
+
+
+def register_walk_in(workshop: Workshop, *, login_id: str, name: str, furigana: str, org_id: int,
+                     password: str) -> User:
+    """Create a trainee account at the venue and add it to the workshop."""
+    org = next((o for o in registration_orgs(workshop) if o.id == org_id), None)
+    if org is None:
+        raise WorkshopError("所属を一覧から選んでください。")
+    user = accounts.create_user(login_id=login_id, display_name=name, furigana=furigana, organization=org,
+                                password=password, roles=[Role.TRAINEE])
+    join(workshop, user, via="register")
+    return user
