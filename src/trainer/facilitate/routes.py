@@ -206,6 +206,7 @@ def export(workshop_id: int, kind: str):
     name = f"workshop-{ws.id}-record.{kind}"
     headers = {"Content-Disposition": f"attachment; filename={name}"}
     if kind == "csv":
-        return Response(write_csv(cohort.record_rows(ws)), mimetype="text/csv; charset=utf-8", headers=headers)
+        body = "".join(write_csv(cohort.record_rows(ws)))  # a workshop's record is small: build it here
+        return Response(body.encode("utf-8"), mimetype="text/csv; charset=utf-8", headers=headers)
     return Response(cohort.record_xlsx(ws), headers=headers,
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -1,0 +1,274 @@
+"""Workshops and live sessions through the Flask client: creation, joining, the live state machine,
+answers in the trainee's record, moderation, dashboards and the exported record."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD
+from trainer.extensions import db
+from trainer.models import Answer, Attempt, LiveSession, Module, Role, User, Workshop, WorkshopParticipant
+from trainer.models.types import utcnow
+from trainer.services import player
+
+
+@pytest.fixture
+def people(app, make_user, small_content):
+    fac = make_user(Role.FACILITATOR, login_id="fac-a", name="進行 役")
+    trainees = [make_user(Role.TRAINEE, login_id=f"tr-{i}", name=f"受講者{i}") for i in range(3)]
+    return fac, trainees
+
+
+def _client(app, login_id):
+    client = app.test_client()
+    assert client.post("/auth/login", data={"login_id": login_id, "password": PASSWORD}).status_code == 302
+    return client
+
+
+def _create(fac_client, **extra) -> int:
+    data = {"title": "ひきこもり支援研修会", "day": "2026-11-27", "start": "00:00", "end": "23:59", "venue": "市役所 会議室",
+            "modules": ["m-case-01", "m-values"], **extra}
+    response = fac_client.post("/facilitate/workshops/new", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    return int(re.search(r"/workshops/(\d+)", response.headers["Location"]).group(1))
+
+
+def _pages(app, module_id="m-case-01"):
+    with app.app_context():
+        return [(p.index, p.question.type if p.question else None, p.question.current_version.data if p.question else None)
+                for p in player.pages(db.session.get(Module, module_id))]
+
+
+def test_create_workshop_validates_in_japanese(app, people):
+    fac, _ = people
+    client = _client(app, fac.login_id)
+    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": "2026-11-27", "start": "15:00", "end": "10:00",
+                                                          "modules": ["m-values"]}).get_data(as_text=True)
+    assert "終了日時は開始日時より後に" in body
+    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": "2026-11-27", "start": "10:00", "end": "12:00",
+                                                          "modules": ["m-values"], "participants": "nobody-1\ntr-0"}).get_data(as_text=True)
+    assert "見つからないログインID: nobody-1" in body
+    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": "2026-11-27", "start": "10:00", "end": "12:00"}).get_data(as_text=True)
+    assert "モジュールを1つ以上選んで" in body
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Workshop)) == 0
+
+
+def test_invited_participants_see_the_workshop_on_their_home(app, people):
+    fac, trainees = people
+    wid = _create(_client(app, fac.login_id), participants="tr-0 tr-1")
+    home = _client(app, "tr-0").get("/learn/").get_data(as_text=True)
+    assert "ひきこもり支援研修会" in home
+    assert "ひきこもり支援研修会" not in _client(app, "tr-2").get("/learn/").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WorkshopParticipant).where(WorkshopParticipant.workshop_id == wid)) == 2
+
+
+def test_join_with_code_and_walk_in_registration(app, people):
+    fac, trainees = people
+    wid = _create(_client(app, fac.login_id))
+    with app.app_context():
+        code = db.session.get(Workshop, wid).join_code
+    member = _client(app, "tr-2")
+    assert member.post(f"/join/{code.lower()}").status_code == 302
+    anonymous = app.test_client()
+    page = anonymous.get(f"/join/{code}").get_data(as_text=True)
+    assert "はじめての方" in page and "藤沢" not in page
+    with app.app_context():
+        from trainer.services import orgs
+
+        org_id = orgs.by_code("140007").id
+        other = orgs.by_code("440001").id  # 大分県: outside the facilitator's jurisdiction
+    bad = anonymous.post(f"/join/{code}", data={"display_name": "来場 者", "organization": str(other), "login_id": "walkin-1",
+                                                "password": "walk-in-pass-1", "confirm": "walk-in-pass-1"})
+    assert bad.status_code == 200 and "選択肢が正しくありません" in bad.get_data(as_text=True)
+    ok = anonymous.post(f"/join/{code}", data={"display_name": "来場 者", "organization": str(org_id), "login_id": "walkin-1",
+                                               "password": "walk-in-pass-1", "confirm": "walk-in-pass-1"})
+    assert ok.status_code == 302 and anonymous.get("/learn/workshops").status_code == 200
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.login_id == "walkin-1"))
+        assert user.has_role(Role.TRAINEE) and user.organization_id == org_id
+        joined = set(db.session.scalars(select(WorkshopParticipant.user_id).where(WorkshopParticipant.workshop_id == wid)))
+        assert {user.id, trainees[2].id} <= joined
+
+
+def test_join_code_expires_with_the_workshop(app, people):
+    fac, _ = people
+    wid = _create(_client(app, fac.login_id))
+    with app.app_context():
+        workshop = db.session.get(Workshop, wid)
+        workshop.ends_at = utcnow() - timedelta(minutes=1)
+        code = workshop.join_code
+        db.session.commit()
+    response = _client(app, "tr-0").post(f"/join/{code}")
+    assert response.status_code == 404 and "受付が終わって" in response.get_data(as_text=True)
+
+
+def _live(app, people):
+    fac, trainees = people
+    facilitator = _client(app, fac.login_id)
+    wid = _create(facilitator, participants="tr-0 tr-1 tr-2")
+    response = facilitator.post(f"/facilitate/workshops/{wid}/live", data={"module_id": "m-case-01"})
+    sid = int(re.search(r"/live/(\d+)", response.headers["Location"]).group(1))
+    participants = [_client(app, f"tr-{i}") for i in range(3)]
+    return facilitator, participants, wid, sid
+
+
+def _act(facilitator, sid, action, **extra):
+    assert facilitator.post(f"/facilitate/live/{sid}/action", data={"action": action, **extra}).status_code == 302
+
+
+def _answer_form(qtype, data, pick="best"):
+    if qtype == "single":
+        return {"choice": next(c["id"] for c in data["choices"] if c["rating"] == pick)}
+    if qtype == "multiple":
+        return {"choices": [c["id"] for c in data["choices"] if c["rating"] == pick]}
+    if qtype == "ordering":
+        return {f"rank-{cid}": str(i + 1) for i, cid in enumerate(data["order"])}
+    if qtype == "reflection":
+        return {"text": "本人の気持ちを待ちたい"}
+    return {f"rating-{p}": "2" for p in data["points"]}
+
+
+def test_live_state_machine_answers_and_reveal(app, people):
+    facilitator, participants, wid, sid = _live(app, people)
+    single = next(i for i, t, _ in _pages(app) if t == "single")
+    data = next(d for i, t, d in _pages(app) if i == single)
+    for client in participants[:2]:
+        assert client.get(f"/live/{sid}").status_code == 200
+    v0 = participants[0].get(f"/live/{sid}/state").get_json()["version"]
+    _act(facilitator, sid, "goto", page=single)
+    state = participants[0].get(f"/live/{sid}/state").get_json()
+    assert state["version"] > v0
+    waiting = participants[0].get(f"/live/{sid}/panel").get_data(as_text=True)
+    assert "受付を始めるまでお待ちください" in waiting and "回答する" not in waiting
+    early = participants[0].post(f"/live/{sid}/answer", data={"token": "t0", **_answer_form("single", data)})
+    assert early.status_code == 422 and "締め切られました" in early.get_data(as_text=True)
+    _act(facilitator, sid, "open")
+    assert "回答する" in participants[0].get(f"/live/{sid}/panel").get_data(as_text=True)
+    form = {"token": "same", **_answer_form("single", data)}
+    assert participants[0].post(f"/live/{sid}/answer", data=form).status_code == 200
+    assert participants[0].post(f"/live/{sid}/answer", data=form).status_code == 200  # a double tap
+    caution = {"token": "c1", **_answer_form("single", data, "caution")}
+    assert participants[1].post(f"/live/{sid}/answer", data=caution).status_code == 200
+    stats = facilitator.get(f"/facilitate/live/{sid}/stats.json").get_json()
+    assert stats["answered"] == 2 and stats["joined"] == 2 and sum(stats["counts"].values()) == 2
+    projector = facilitator.get(f"/facilitate/live/{sid}/projector").get_data(as_text=True)
+    assert "受講者0" not in projector and "要注意" not in projector  # anonymous, and not yet revealed
+    # a late joiner lands on the current page
+    assert "回答する" in participants[2].get(f"/live/{sid}/panel").get_data(as_text=True)
+    _act(facilitator, sid, "close")
+    late = participants[2].post(f"/live/{sid}/answer", data={"token": "x", **_answer_form("single", data)})
+    assert late.status_code == 422
+    _act(facilitator, sid, "reveal")
+    revealed = participants[0].get(f"/live/{sid}/panel").get_data(as_text=True)
+    assert "解説" in revealed and "最適" in revealed
+    assert "要注意" in facilitator.get(f"/facilitate/live/{sid}/projector").get_data(as_text=True)
+    with app.app_context():
+        rows = db.session.execute(select(Answer.user_id, Attempt.workshop_id, Attempt.live_session_id)
+                                  .join(Attempt, Attempt.id == Answer.attempt_id)).all()
+    assert len(rows) == 2 and all(w == wid and s == sid for _, w, s in rows)
+
+
+def test_live_answers_count_in_progress_and_mastery(app, people):
+    facilitator, participants, wid, sid = _live(app, people)
+    trainee = participants[0]
+    trainee.get(f"/live/{sid}")
+    for index, qtype, data in _pages(app):
+        _act(facilitator, sid, "goto", page=index)
+        if qtype:
+            _act(facilitator, sid, "open")
+            assert trainee.post(f"/live/{sid}/answer", data={"token": f"p{index}", **_answer_form(qtype, data)}).status_code == 200
+            _act(facilitator, sid, "reveal")
+    _act(facilitator, sid, "end")
+    assert "ライブ進行は終了しました" in trainee.get(f"/live/{sid}/panel").get_data(as_text=True)
+    progress = trainee.get("/learn/progress").get_data(as_text=True)
+    assert "修了" in progress and "未練習 50" not in progress
+    debrief = facilitator.get(f"/facilitate/live/{sid}/debrief").get_data(as_text=True)
+    assert "振り返り資料" in debrief and "支援のポイント" in debrief and "回答 1人" in debrief
+
+
+def test_wall_moderation(app, people):
+    facilitator, participants, wid, sid = _live(app, people)
+    reflection = next(i for i, t, _ in _pages(app) if t == "reflection")
+    _act(facilitator, sid, "goto", page=reflection)
+    _act(facilitator, sid, "open")
+    participants[0].get(f"/live/{sid}")
+    participants[1].get(f"/live/{sid}")
+    participants[0].post(f"/live/{sid}/answer", data={"token": "r0", "text": "家族の疲れにも目を向けたい"})
+    participants[1].post(f"/live/{sid}/answer", data={"token": "r1", "text": "<b>不適切な書き込み</b>"})
+    assert len(facilitator.get(f"/facilitate/live/{sid}/stats.json").get_json()["wall"]) == 2
+    with app.app_context():
+        bad = db.session.scalar(select(Answer.id).where(Answer.token == "r1"))
+    assert facilitator.post(f"/facilitate/live/{sid}/wall/{bad}", data={"hidden": "1"}).status_code == 302
+    wall = facilitator.get(f"/facilitate/live/{sid}/stats.json").get_json()["wall"]
+    assert wall == ["家族の疲れにも目を向けたい"]
+    _act(facilitator, sid, "reveal")
+    panel = participants[0].get(f"/live/{sid}/panel").get_data(as_text=True)
+    assert "家族の疲れにも目を向けたい" in panel and "不適切な書き込み" not in panel
+    control = facilitator.get(f"/facilitate/live/{sid}").get_data(as_text=True)
+    assert "&lt;b&gt;不適切な書き込み&lt;/b&gt;" in control and "表示に戻す" in control  # escaped, never HTML
+
+
+def test_dashboard_and_exported_record(app, people):
+    facilitator, participants, wid, sid = _live(app, people)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.login_id == "tr-1"))
+        user.display_name = "=HYPERLINK(\"http://evil\")"
+        db.session.commit()
+    single = next(i for i, t, _ in _pages(app) if t == "single")
+    data = next(d for i, t, d in _pages(app) if i == single)
+    _act(facilitator, sid, "goto", page=single)
+    _act(facilitator, sid, "open")
+    for n, client in enumerate(participants):
+        client.get(f"/live/{sid}")
+        client.post(f"/live/{sid}/answer", data={"token": f"d{n}", **_answer_form("single", data, "caution" if n else "best")})
+    dashboard = facilitator.get(f"/facilitate/workshops/{wid}/dashboard").get_data(as_text=True)
+    assert "参加者 × モジュール" in dashboard and "要注意の選択肢を選んだ人" in dashboard and "2人" in dashboard
+    assert "弱い順" in dashboard
+    csv = facilitator.get(f"/facilitate/workshops/{wid}/record.csv")
+    text = csv.data.decode("utf-8")
+    assert text.startswith("\ufeff研修会,開催日,氏名")
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+    assert text.count("\r\n") == 1 + 3 * 2  # header + 3 participants x 2 modules
+    book = load_workbook(io.BytesIO(facilitator.get(f"/facilitate/workshops/{wid}/record.xlsx").data))
+    assert book.sheetnames == ["受講記録", "問い別の回答", "ポイント別"]
+    names = [c for c in book["受講記録"].iter_rows(values_only=False) if str(c[2].value).startswith("=")]
+    assert names and names[0][2].data_type == "s"
+    distribution = list(book["問い別の回答"].iter_rows(values_only=True))
+    assert any(r[1] == "case-01-q1" and r[5] == "要注意" and r[6] == 2 for r in distribution)
+
+
+def test_self_rating_before_and_after_on_the_dashboard(app, people):
+    facilitator, participants, wid, sid = _live(app, people)
+    ratings = [(i, d) for i, t, d in _pages(app) if t == "self_rating"]
+    assert {d["phase"] for _, d in ratings} == {"before", "after"}
+    participants[0].get(f"/live/{sid}")
+    for index, data in ratings:
+        _act(facilitator, sid, "goto", page=index)
+        _act(facilitator, sid, "open")
+        value = "2" if data["phase"] == "before" else "4"
+        participants[0].post(f"/live/{sid}/answer", data={"token": f"s{index}", **{f"rating-{p}": value for p in data["points"]}})
+    dashboard = facilitator.get(f"/facilitate/workshops/{wid}/dashboard").get_data(as_text=True)
+    assert "自己評価の変化" in dashboard and "+2.00" in dashboard
+
+
+def test_two_facilitators_share_one_state(app, people, make_user):
+    facilitator, participants, wid, sid = _live(app, people)
+    make_user(Role.FACILITATOR, login_id="fac-b")
+    with app.app_context():
+        from trainer.models import WorkshopFacilitator
+
+        db.session.add(WorkshopFacilitator(workshop_id=wid, user_id=db.session.scalar(select(User.id).where(User.login_id == "fac-b"))))
+        db.session.commit()
+    other = _client(app, "fac-b")
+    _act(other, sid, "next")
+    _act(facilitator, sid, "next")
+    with app.app_context():
+        session = db.session.get(LiveSession, sid)
+        assert session.page == 2 and session.version == 3
