@@ -1,15 +1,28 @@
-"""Reviewers (prefectures and designated cities): records within their jurisdiction only."""
+"""Reviewers (prefectures and designated cities): figures, records and exports of their jurisdiction.
+
+Every page loads the reviewer's scope first; organizations, trainees and certificates outside it are
+404, and filters can only narrow the scope. Views of named trainees and every export are audited.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import io
+from datetime import datetime
+
+from flask import (
+    Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file,
+    stream_with_context, url_for,
+)
 from flask_login import current_user
 
 from trainer import policies
 from trainer.extensions import db
-from trainer.models import Organization, Role
-from trainer.services import review as review_service
+from trainer.models import Role
+from trainer.review.forms import OutOfScope, ParsedFilters, describe, org_choices, parse_filters
+from trainer.services import audit, certificates, exports, reports, review
+from trainer.web import JST
 
 bp = Blueprint("review", __name__, url_prefix="/review")
+PER_PAGE = 100
 
 
 @bp.before_request
@@ -17,8 +30,149 @@ def _guard() -> None:
     policies.require_role(Role.REVIEWER)
 
 
+def _scope() -> review.Scope:
+    if "review_scope" not in g:
+        g.review_scope = review.load_scope(policies.reviewer_scope_id(current_user))
+    return g.review_scope
+
+
+def _filters(scope: review.Scope, cat: review.Catalogue) -> ParsedFilters:
+    try:
+        return parse_filters(request.args, scope, cat)
+    except OutOfScope:
+        abort(404)
+
+
+def _unit(scope: review.Scope, unit_id: int):
+    unit = next((u for u in scope.units if u.id == unit_id), None)
+    if unit is None:
+        abort(404)
+    return unit
+
+
+def _audit(action: str, subject: str, scope: review.Scope, cat: review.Catalogue, filters: review.Filters,
+           **detail) -> None:
+    """Who (actor), what (action, subject), which filters, when (now), from where (address); committed."""
+    audit.record(action, actor=current_user, subject=subject, ip=request.remote_addr,
+                 detail={"scope": scope.jurisdiction.name, "filters": describe(filters, scope, cat), **detail})
+    db.session.commit()
+
+
+def _page_context(scope: review.Scope, cat: review.Catalogue, parsed: ParsedFilters) -> dict:
+    return {"scope": scope, "cat": cat, "filters": parsed.filters, "errors": parsed.errors,
+            "org_choices": org_choices(scope), "programmes": review.PROGRAMME_CHOICES,
+            "sort_keys": review.sort_keys(cat.courses), "kinds": exports.KINDS}
+
+
 @bp.get("/")
 def home():
-    scope = db.session.get(Organization, policies.reviewer_scope_id(current_user))
-    rows = review_service.municipality_overview(scope.id)
-    return render_template("review/home.html", scope=scope, rows=rows)
+    scope, cat = _scope(), review.catalogue()
+    parsed = _filters(scope, cat)
+    ov = review.overview(scope, parsed.filters, cat) if parsed.ok else None
+    return render_template("review/home.html", ov=ov, **_page_context(scope, cat, parsed)), (200 if parsed.ok else 400)
+
+
+@bp.get("/municipalities/<int:unit_id>")
+def municipality(unit_id: int):
+    scope, cat = _scope(), review.catalogue()
+    unit = _unit(scope, unit_id)
+    parsed = _filters(scope, cat)
+    if not parsed.ok:
+        return render_template("review/municipality.html", unit=unit, ov=None, people=[], pages=0, page=1,
+                               **_page_context(scope, cat, parsed)), 400
+    filters = parsed.filters
+    page = max(1, request.args.get("page", 1, type=int))
+    total = reports.count_trainees(scope, filters, unit.id)
+    people = list(reports.trainee_rows(scope, filters, cat, unit.id, limit=PER_PAGE, offset=(page - 1) * PER_PAGE))
+    ov = review.overview(scope, filters, cat, unit_id=unit.id)
+    _audit("review.list.view", unit.name, scope, cat, filters, page=page, shown=len(people))
+    return render_template("review/municipality.html", unit=unit, ov=ov, people=people, page=page, total=total,
+                           pages=max(1, -(-total // PER_PAGE)), **_page_context(scope, cat, parsed))
+
+
+@bp.get("/trainees/<int:user_id>")
+def trainee(user_id: int):
+    scope, cat = _scope(), review.catalogue()
+    user = reports.trainee(scope, user_id)
+    if user is None:
+        abort(404)
+    record = reports.trainee_record(scope, user, cat)
+    _audit("review.record.view", f"{user.display_name}（受講者ID {user.id}）", scope, cat, review.Filters())
+    unit = record.modules[0].unit if record.modules else scope.orgs[scope.unit_of[user.organization_id]]
+    return render_template("review/trainee.html", record=record, unit=unit, scope=scope,
+                           org=scope.orgs[user.organization_id])
+
+
+@bp.get("/mastery")
+def mastery_map():
+    scope, cat = _scope(), review.catalogue()
+    parsed = _filters(scope, cat)
+    min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", reports.MIN_GROUP_SIZE)
+    report = reports.mastery_report(scope, parsed.filters, min_group) if parsed.ok else None
+    return render_template("review/mastery.html", report=report, **_page_context(scope, cat, parsed)), \
+        (200 if parsed.ok else 400)
+
+
+def _tables(kind: str, scope: review.Scope, cat: review.Catalogue, filters: review.Filters) -> list[exports.Table]:
+    if kind == "summary":
+        return exports.summary_tables(scope, review.overview(scope, filters, cat))
+    if kind == "modules":
+        return [exports.modules_table(scope, filters, cat)]
+    if kind == "records":
+        return [exports.records_table(scope, filters, cat)]
+    if kind == "courses":
+        return [exports.courses_table(scope, filters, cat)]
+    min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", reports.MIN_GROUP_SIZE)
+    return [exports.mastery_table(scope, reports.mastery_report(scope, filters, min_group))]
+
+
+@bp.get("/exports/<any(summary, modules, records, courses, mastery):kind>.<any(csv, xlsx):fmt>")
+def export(kind: str, fmt: str):
+    scope, cat = _scope(), review.catalogue()
+    parsed = _filters(scope, cat)
+    if not parsed.ok:
+        abort(400)
+    _audit("review.export", exports.KINDS[kind], scope, cat, parsed.filters, kind=kind, format=fmt)
+    stamp = datetime.now(JST).strftime("%Y%m%d-%H%M")
+    headers = {"Content-Disposition": exports.content_disposition(
+        f"{exports.KINDS[kind]}_{scope.jurisdiction.name}_{stamp}.{fmt}", f"{kind}-{scope.jurisdiction.code}-{stamp}.{fmt}")}
+    tables = _tables(kind, scope, cat, parsed.filters)
+    if fmt == "csv":
+        body = stream_with_context(exports.csv_blocks(tables[0]))
+    else:
+        body = exports.file_blocks(exports.xlsx_file(tables))
+    return Response(body, mimetype=exports.FORMATS[fmt], headers=headers)
+
+
+@bp.get("/municipalities/<int:unit_id>/certificates.zip")
+def certificates_zip(unit_id: int):
+    scope, cat = _scope(), review.catalogue()
+    unit = _unit(scope, unit_id)
+    parsed = _filters(scope, cat)
+    if not parsed.ok:
+        abort(400)
+    if next(reports.certificates_for(scope, unit.id, parsed.filters), None) is None:
+        flash("この条件にあてはまる修了証はありません。", "info")
+        return redirect(url_for("review.municipality", unit_id=unit.id, **parsed.filters.args()))
+    _audit("review.certificates", unit.name, scope, cat, parsed.filters)
+
+    def render(cert) -> bytes:
+        return certificates.render_pdf(cert, url_for("main.verify", code=cert.code, _external=True))
+
+    body = stream_with_context(exports.certificate_zip(reports.certificates_for(scope, unit.id, parsed.filters), render))
+    stamp = datetime.now(JST).strftime("%Y%m%d")
+    headers = {"Content-Disposition": exports.content_disposition(
+        f"修了証_{unit.name}_{stamp}.zip", f"certificates-{unit.code or unit.id}-{stamp}.zip")}
+    return Response(body, mimetype="application/zip", headers=headers)
+
+
+@bp.get("/certificates/<code>.pdf")
+def certificate_pdf(code: str):
+    scope, cat = _scope(), review.catalogue()
+    cert = reports.certificate_in_scope(scope, code)
+    if cert is None:
+        abort(404)
+    _audit("review.certificate", f"{cert.holder_name} {cert.code}", scope, cat, review.Filters())
+    data = certificates.render_pdf(cert, url_for("main.verify", code=cert.code, _external=True))
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"certificate-{cert.code}.pdf")

@@ -26,6 +26,11 @@ ACTION_LABELS = {
     "content.import": "教材取り込み",
     "opinions.export": "意見の書き出し",
     "certificate.issue": "修了証の発行",
+    "review.list.view": "受講者一覧の閲覧（閲覧者）",
+    "review.record.view": "受講記録の閲覧（閲覧者）",
+    "review.export": "受講状況の書き出し（閲覧者）",
+    "review.certificates": "修了証の一括書き出し（閲覧者）",
+    "review.certificate": "修了証の書き出し（閲覧者）",
 }
 
 
