@@ -60,6 +60,9 @@ def app(tmp_path_factory):
 
 
 def _empty_all_tables() -> None:
+    from trainer.services import player
+
+    player.clear_caches()
     tables = [t.name for t in db.metadata.sorted_tables]
     if db.engine.dialect.name == "postgresql":
         with db.engine.begin() as conn:

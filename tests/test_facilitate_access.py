@@ -40,7 +40,7 @@ AREA_MATRIX = [
     ("POST", "/facilitate/live/{s}/wall/{a}", OWNED_POST),
     ("GET", "/facilitate/live/{s}/debrief", OWNED),
     ("GET", "/live/{s}", row(302, 200, 404, 403, 403, 403, 403)),
-    ("GET", "/live/{s}/state", row(302, 200, 404, 403, 403, 403, 403)),
+    ("GET", "/live/{s}/state", row(404, 200, 404, 404, 404, 404, 404)),
     ("GET", "/live/{s}/panel", row(302, 200, 404, 403, 403, 403, 403)),
     ("POST", "/live/{s}/answer", row(302, 422, 404, 403, 403, 403, 403)),
     ("GET", "/learn/workshops", row(302, 200, 200, 403, 403, 403, 403)),

@@ -93,7 +93,7 @@ def register_security(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if current_user.is_authenticated:
+        if session.get("_user_id"):  # signed in (read from the cookie: no user query on every response)
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -18,7 +18,7 @@ from trainer import policies
 from trainer.extensions import db
 from trainer.models import Role
 from trainer.review.forms import OutOfScope, ParsedFilters, describe, org_choices, parse_filters
-from trainer.services import audit, certificates, exports, reports, review
+from trainer.services import audit, certificates, exports, mastery, reports, review
 from trainer.web import JST
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -100,7 +100,7 @@ def trainee(user_id: int):
     _audit("review.record.view", f"{user.display_name}（受講者ID {user.id}）", scope, cat, review.Filters())
     unit = record.modules[0].unit if record.modules else scope.orgs[scope.unit_of[user.organization_id]]
     return render_template("review/trainee.html", record=record, unit=unit, scope=scope,
-                           org=scope.orgs[user.organization_id])
+                           org=scope.orgs[user.organization_id], wareki=exports.wareki)
 
 
 @bp.get("/mastery")
@@ -109,8 +109,17 @@ def mastery_map():
     parsed = _filters(scope, cat)
     min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", reports.MIN_GROUP_SIZE)
     report = reports.mastery_report(scope, parsed.filters, min_group) if parsed.ok else None
-    return render_template("review/mastery.html", report=report, **_page_context(scope, cat, parsed)), \
+    return render_template("review/mastery.html", report=report, rule=mastery.RULE_TEXT,
+                           selection=_selection(scope, parsed.filters), **_page_context(scope, cat, parsed)), \
         (200 if parsed.ok else 400)
+
+
+def _selection(scope: review.Scope, filters: review.Filters) -> str:
+    if filters.organization_id is not None:
+        return scope.orgs[filters.organization_id].name
+    if filters.municipality_id is not None:
+        return scope.orgs[filters.municipality_id].name
+    return f"{scope.jurisdiction.name}の管内"
 
 
 def _tables(kind: str, scope: review.Scope, cat: review.Catalogue, filters: review.Filters) -> list[exports.Table]:
@@ -151,7 +160,7 @@ def certificates_zip(unit_id: int):
     parsed = _filters(scope, cat)
     if not parsed.ok:
         abort(400)
-    if next(reports.certificates_for(scope, unit.id, parsed.filters), None) is None:
+    if not reports.has_certificates(scope, unit.id, parsed.filters):
         flash("この条件にあてはまる修了証はありません。", "info")
         return redirect(url_for("review.municipality", unit_id=unit.id, **parsed.filters.args()))
     _audit("review.certificates", unit.name, scope, cat, parsed.filters)

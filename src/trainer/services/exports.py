@@ -184,16 +184,17 @@ def mastery_table(scope: Scope, report: reports.MasteryReport) -> Table:
 
 def csv_blocks(table: Table, size: int = BLOCK) -> Iterator[bytes]:
     """The table as CSV bytes (BOM first), in blocks of about ``size`` bytes."""
-    buffer: list[str] = []
+    buffer: list[bytes] = []
     length = 0
     for text in write_csv(chain([table.header], table.rows)):
-        buffer.append(text)
-        length += len(text)
+        data = text.encode("utf-8")
+        buffer.append(data)
+        length += len(data)
         if length >= size:
-            yield "".join(buffer).encode("utf-8")
+            yield b"".join(buffer)
             buffer, length = [], 0
     if buffer:
-        yield "".join(buffer).encode("utf-8")
+        yield b"".join(buffer)
 
 
 def _xlsx_value(sheet, value: Any) -> Any:

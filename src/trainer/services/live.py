@@ -40,6 +40,13 @@ def start(workshop: Workshop, module_id: str, user: User) -> LiveSession:
     return session
 
 
+def session_for_participant(session_id: int, user_id: int) -> LiveSession | None:
+    """The session, if the user takes part in its workshop (one query)."""
+    stmt = select(LiveSession).where(LiveSession.id == session_id, select(WorkshopParticipant.id).where(
+        WorkshopParticipant.workshop_id == LiveSession.workshop_id, WorkshopParticipant.user_id == user_id).exists())
+    return db.session.scalar(stmt)
+
+
 def version_of(session_id: int, user_id: int) -> tuple[int, bool] | None:
     """(version, ended) — the cheap read participants poll; None unless the user takes part."""
     row = db.session.connection().execute(_VERSION, {"sid": session_id, "uid": user_id}).first()

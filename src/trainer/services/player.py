@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -139,7 +140,9 @@ class VersionData:
     data: dict[str, Any]
 
 
-_OUTLINES: dict[tuple[str, str], Outline] = {}
+def app_cache(name: str) -> dict:
+    """A per-application cache of immutable content (separate apps, e.g. in tests, never share it)."""
+    return current_app.extensions.setdefault("trainer_cache", {}).setdefault(name, {})
 
 
 def outline(module: Module) -> Outline:
@@ -149,29 +152,34 @@ def outline(module: Module) -> Outline:
 def outline_for(module_id: str, content_hash: str, module: Module | None = None) -> Outline:
     """The cached outline of a module version (loads the module only on a cache miss)."""
     key = (module_id, content_hash)
-    cached = _OUTLINES.get(key)
+    outlines = app_cache("outlines")
+    cached = outlines.get(key)
     if cached is None:
         module = module or db.session.get(Module, module_id)
         ids = tuple(p.question.id if p.question else None for p in pages(module))
         cached = Outline(ids, sum(1 for i in ids if i is not None))
-        if len(_OUTLINES) > 1000:
-            _OUTLINES.clear()
-        _OUTLINES[key] = cached
+        if len(outlines) > 1000:
+            outlines.clear()
+        outlines[key] = cached
     return cached
 
 
-_VERSIONS: dict[int, VersionData] = {}
+def clear_caches() -> None:
+    """Forget the app's cached content (tests that rebuild the database call this; in a running
+    deployment ids are never reused, since versions and modules are never deleted)."""
+    current_app.extensions.pop("trainer_cache", None)
 
 
 def version_data(question_id: int, version_id: int | None) -> VersionData:
     """The version the trainee saw if it belongs to the question, else the current one (cached)."""
-    if version_id and version_id in _VERSIONS and _VERSIONS[version_id].question_id == question_id:
-        return _VERSIONS[version_id]
+    versions = app_cache("versions")
+    if version_id and version_id in versions and versions[version_id].question_id == question_id:
+        return versions[version_id]
     version = version_for(db.session.get(Question, question_id), version_id)
     found = VersionData(version.id, version.question_id, version.type, version.data)
-    if len(_VERSIONS) > 5000:
-        _VERSIONS.clear()
-    _VERSIONS[found.id] = found
+    if len(versions) > 5000:
+        versions.clear()
+    versions[found.id] = found
     return found
 
 

@@ -72,8 +72,8 @@ def _trainee_statement(scope: Scope, filters: Filters, cat: Catalogue, unit_id: 
     courses, modules = cat.selected(filters)
     start, end = filters.window()
     people = trainees(scope, filters, _unit_org_ids(scope, filters, unit_id)).subquery("people")
-    users = per_trainee(module_records(people, [m.id for m in modules], courses).subquery("records"),
-                        courses, start, end).subquery("users")
+    users = per_trainee(module_records(people, [m.id for m in modules], courses).subquery("module_records"),
+                        courses, start, end).subquery("trainee_totals")
     columns = [users.c[f"{p}_{i}"] for i in range(len(courses)) for p in ("n", "d")]
     stmt = (select(User.id, User.display_name, User.furigana, User.organization_id, users.c.started,
                    users.c.last_activity, *columns)
@@ -93,16 +93,26 @@ def trainee_rows(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int, *
     stmt, courses, (start, end) = _trainee_statement(scope, filters, cat, unit_id)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
-    result = db.session.execute(stmt, execution_options={"yield_per": STREAM_BATCH})
-    for user_id, name, furigana, org_id, started, last, *pairs in result:
+    for user_id, name, furigana, org_id, started, last, *pairs in _stream(stmt):
         states = []
         for i, course in enumerate(courses):
             passed, day = int(pairs[2 * i] or 0), pairs[2 * i + 1]
             done = passed == len(course.module_ids)
-            inside = done and day is not None and (start is None or day >= start) and (end is None or day < end)
+            inside = (done and day is not None and (start, end) != (None, None)
+                      and (start is None or day >= start) and (end is None or day < end))
             states.append(CourseState(course, passed, day if done else None, inside))
         yield TraineeRow(user_id, name, furigana, scope.orgs[org_id], scope.orgs[scope.unit_of[org_id]],
                          bool(started), last, states)
+
+
+def _stream(stmt, batch: int = STREAM_BATCH, scalars: bool = False) -> Iterator:
+    """Rows fetched ``batch`` at a time (a server-side cursor on PostgreSQL), closed even when the
+    reader stops early (a client that disconnects in the middle of a download)."""
+    result = db.session.execute(stmt, execution_options={"yield_per": batch})
+    try:
+        yield from (result.scalars() if scalars else result)
+    finally:
+        result.close()
 
 
 def selected_units(scope: Scope, filters: Filters) -> list[Organization]:
@@ -153,7 +163,7 @@ def record_rows(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int) ->
     _, modules = cat.selected(filters)
     start, end = filters.window()
     people = trainees(scope, filters, _unit_org_ids(scope, filters, unit_id)).subquery("people")
-    rec = module_records(people, [m.id for m in modules], []).subquery("records")
+    rec = module_records(people, [m.id for m in modules], []).subquery("module_records")
     stmt = (select(User.id, User.display_name, User.furigana, User.organization_id, Module.id, Module.title,
                    rec.c.first_started, rec.c.first_completed, rec.c.best_score, rec.c.attempts, rec.c.last_activity)
             .join(rec, rec.c.user_id == User.id).join(Module, Module.id == rec.c.module_id)
@@ -162,7 +172,7 @@ def record_rows(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int) ->
         stmt = stmt.where(rec.c.first_started < end)
     if start is not None:
         stmt = stmt.where(rec.c.last_activity >= start)
-    for row in db.session.execute(stmt, execution_options={"yield_per": STREAM_BATCH}):
+    for row in _stream(stmt):
         org = scope.orgs[row[3]]
         yield RecordRow(row[0], row[1], row[2], org, scope.orgs[scope.unit_of[org.id]], *row[4:])
 
@@ -209,7 +219,15 @@ def trainee_record(scope: Scope, user: User, cat: Catalogue) -> TraineeRecord:
 
 
 def certificates_for(scope: Scope, unit_id: int, filters: Filters) -> Iterator[Certificate]:
-    """Certificates of one municipality's trainees, completed in the period, in name order."""
+    """Certificates of one municipality's trainees, completed in the period, in date order."""
+    return _stream(_certificates(scope, unit_id, filters), batch=100, scalars=True)
+
+
+def has_certificates(scope: Scope, unit_id: int, filters: Filters) -> bool:
+    return db.session.execute(_certificates(scope, unit_id, filters).limit(1)).first() is not None
+
+
+def _certificates(scope: Scope, unit_id: int, filters: Filters):
     start, end = filters.window()
     org_ids = [i for i in scope.orgs if scope.unit_of[i] == unit_id]
     stmt = (select(Certificate).join(User, User.id == Certificate.user_id)
@@ -219,7 +237,7 @@ def certificates_for(scope: Scope, unit_id: int, filters: Filters) -> Iterator[C
             .order_by(Certificate.completed_on, Certificate.holder_name, Certificate.id))
     if filters.course_id:
         stmt = stmt.where(Certificate.course_id == filters.course_id)
-    yield from db.session.scalars(stmt, execution_options={"yield_per": 100})
+    return stmt
 
 
 def certificate_in_scope(scope: Scope, code: str) -> Certificate | None:
@@ -266,11 +284,18 @@ class MasteryReport:
     min_group: int
 
     def weakest(self, n: int = 5) -> list[tuple[Point, float]]:
-        """The points with the lowest share of 定着 in the selection (empty when suppressed)."""
+        """Practised points with the lowest share of 定着 in the selection (empty when suppressed)."""
         if not self.total.shown:
             return []
-        rates = [(p, self.total.rate([p.id]) or 0.0) for _, points in self.items for p in points]
+        rates = [(p, self.total.rate([p.id]) or 0.0) for _, points in self.items for p in points
+                 if self.total.answered.get(p.id)]
         return sorted(rates, key=lambda pr: (pr[1], pr[0].sort))[:n]
+
+    def unpractised(self) -> list[Point]:
+        """Points nobody in the selection has practised yet (empty when suppressed)."""
+        if not self.total.shown:
+            return []
+        return [p for _, points in self.items for p in points if not self.total.answered.get(p.id)]
 
 
 def point_items() -> list[tuple[Item, list[Point]]]:

@@ -286,7 +286,7 @@ def org_figures(scope: Scope, filters: Filters, courses: list[CourseInfo], modul
         out[org_id].registered = count
     if not module_ids:
         return out
-    users = per_trainee(module_records(people, module_ids, courses).subquery("records"), courses, start, end).subquery("users")
+    users = per_trainee(module_records(people, module_ids, courses).subquery("module_records"), courses, start, end).subquery("trainee_totals")
     columns = [users.c.org_id, func.sum(users.c.started), func.max(users.c.last_activity)]
     for i, course in enumerate(courses):
         done = and_(users.c[f"n_{i}"] == len(course.module_ids), in_window(users.c[f"d_{i}"], start, end))
@@ -305,7 +305,7 @@ def module_counts(scope: Scope, filters: Filters, module_ids: list[str],
         return {}
     start, end = filters.window()
     people = trainees(scope, filters, org_ids).subquery("people")
-    records = module_records(people, module_ids, []).subquery("records")
+    records = module_records(people, module_ids, []).subquery("module_records")
     stmt = select(records.c.org_id, records.c.module_id,
                   func.sum(case((in_window(records.c.first_started, start, end), 1), else_=0)),
                   func.sum(case((in_window(records.c.first_completed, start, end), 1), else_=0)),
@@ -370,11 +370,12 @@ def sort_keys(courses: list[CourseInfo]) -> dict[str, str]:
 
 
 def sort_rows(rows: list[Row], filters: Filters) -> list[Row]:
+    """Rows (given in code order) sorted by the filters' key; no registrations sort below 0%."""
     key = filters.sort
     if key.startswith("done-"):
         getter = lambda r: r.figures.completed.get(key[5:], 0)  # noqa: E731
     elif key.startswith("rate-"):
-        getter = lambda r: r.figures.rate(key[5:]) or 0.0  # noqa: E731
+        getter = lambda r: -1.0 if r.figures.rate(key[5:]) is None else r.figures.rate(key[5:])  # noqa: E731
     elif key == "name":
         getter = lambda r: r.org.kana or r.org.name  # noqa: E731
     elif key in ("registered", "started"):
@@ -383,8 +384,7 @@ def sort_rows(rows: list[Row], filters: Filters) -> list[Row]:
         getter = lambda r: r.figures.last_activity or datetime.min.replace(tzinfo=JST)  # noqa: E731
     else:
         getter = lambda r: (r.org.code is None, r.org.code or "", r.org.name)  # noqa: E731
-    ordered = sorted(rows, key=lambda r: (r.org.name,))
-    return sorted(ordered, key=getter, reverse=filters.descending)
+    return sorted(rows, key=getter, reverse=filters.descending)  # stable: ties keep the code order
 
 
 def programme_label(key: str) -> str:

@@ -1,0 +1,236 @@
+"""Benchmark: 300 participants following a live session through a running gunicorn server.
+
+    .venv/bin/python benchmarks/live_session.py [--participants 300] [--questions 4]
+        [--database-url postgresql://postgres@127.0.0.1:5432/bench]
+
+Every participant logs in, opens the live page and then behaves like the browser script
+(static/js/live.js): it polls the session's version every 1.5 s and fetches its panel when the
+version moves; when a question opens it answers after 1-8 s of thought. A facilitator thread paces
+the module (go to the question, open, wait until everyone answered or 15 s, close, reveal) and polls
+the distribution every 0.7 s as the projector does. Reports p50/p95/p99 of the answer request and of
+the state request, errors, lost answers, and the staleness of the facilitator's distribution: for
+the k-th stored answer, the time from its response to the first facilitator poll counting k answers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Client, free_port, percentiles, server_env, start_gunicorn, stop  # noqa: E402
+
+PASSWORD = "bench-password-1"
+MODULE = "m-values"
+VERSION_RE = re.compile(r'name="version" value="(\d+)"')
+PAGE_RE = re.compile(r'<p class="muted">(\d+) / \d+</p>')
+
+
+def prepare(env: dict, participants: int) -> tuple[int, list]:
+    subprocess.run([sys.executable, "-m", "trainer.cli", "setup"], env=env, check=True, capture_output=True)
+    script = f"""
+import json
+from datetime import timedelta
+from trainer import create_app
+from trainer.extensions import db
+from trainer.models import Module, Role
+from trainer.models.types import utcnow
+from trainer.services import accounts, live, orgs, player, workshops
+app = create_app()
+with app.app_context():
+    org = orgs.by_code("140007")
+    fac = accounts.create_user(login_id="bench-fac", display_name="進行", organization=org, password="{PASSWORD}",
+                               roles=[Role.FACILITATOR])
+    logins = []
+    for i in range({participants}):
+        accounts.create_user(login_id=f"live{{i:04d}}", display_name=f"参加{{i}}", organization=org, password="{PASSWORD}")
+        logins.append(f"live{{i:04d}}")
+    data = workshops.WorkshopInput(title="負荷試験", starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(hours=5),
+                                   venue="", online=False, module_ids=["{MODULE}"], participants=" ".join(logins))
+    ws = workshops.create(fac, data)
+    session = live.start(ws, "{MODULE}", fac)
+    db.session.commit()
+    pages = [None if p.question is None else {{"index": p.index, "type": p.question.type,
+             "data": p.question.current_version.data}} for p in player.pages(db.session.get(Module, "{MODULE}"))]
+    print(json.dumps({{"session": session.id, "pages": pages}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    return found["session"], found["pages"]
+
+
+def form_for(page: dict) -> dict:
+    data = page["data"]
+    if page["type"] == "single":
+        return {"choice": random.choice(data["choices"])["id"]}
+    if page["type"] == "multiple":
+        return {"choices": [c["id"] for c in data["choices"] if random.random() < 0.5] or [data["choices"][0]["id"]]}
+    if page["type"] == "ordering":
+        order = list(data["order"])
+        random.shuffle(order)
+        return {f"rank-{cid}": str(i + 1) for i, cid in enumerate(order)}
+    if page["type"] == "reflection":
+        return {"text": "本人と家族それぞれの思いを大切にしたい。"}
+    return {f"rating-{p}": str(random.randint(1, 5)) for p in data["points"]}
+
+
+class Participant(threading.Thread):
+    def __init__(self, n, port, sid, pages, stats, stop_event):
+        super().__init__(daemon=True)
+        self.n, self.sid, self.pages, self.stats, self.stop_event = n, sid, pages, stats, stop_event
+        self.client = Client(port)
+        self.ready = threading.Event()
+        self.version = None
+
+    def run(self):
+        self.client.login(f"live{self.n:04d}", PASSWORD)
+        self.client.request("GET", f"/live/{self.sid}")
+        self.ready.set()
+        time.sleep(random.uniform(0, 1.5))
+        while not self.stop_event.is_set():
+            started = time.perf_counter()
+            try:
+                status, _, body = self.client.request("GET", f"/live/{self.sid}/state")
+                state = json.loads(body)
+            except Exception:  # noqa: BLE001
+                status, state = 0, None
+            self.record("state", started, status == 200)
+            if state and state["version"] != self.version:
+                self.version = state["version"]
+                self.follow()
+            self.stop_event.wait(1.5)
+
+    def follow(self):
+        status, _, panel = self.client.request("GET", f"/live/{self.sid}/panel")
+        match, page = VERSION_RE.search(panel), PAGE_RE.search(panel)
+        if status != 200 or not match or not page or 'class="answer-form live-answer"' not in panel:
+            return
+        info = self.pages[int(page.group(1)) - 1]
+        time.sleep(random.uniform(1, 8))
+        form = {"token": f"{self.n}-{info['index']}", "version": match.group(1), **form_for(info)}
+        started = time.perf_counter()
+        try:
+            status, _, _ = self.client.request("POST", f"/live/{self.sid}/answer", form)
+        except Exception:  # noqa: BLE001
+            status = 0
+        self.record("answer", started, status == 200, done_at=time.time())
+
+    def record(self, kind, started, ok, done_at=None):
+        elapsed = (time.perf_counter() - started) * 1000
+        with self.stats["lock"]:
+            self.stats[kind].append(elapsed)
+            if not ok:
+                self.stats["errors"][kind] += 1
+            if done_at is not None and ok:
+                self.stats["answer_times"].append(done_at)
+
+
+def conduct(port, sid, pages, questions, participants, stats):
+    fac = Client(port)
+    fac.login("bench-fac", PASSWORD)
+    question_pages = [p["index"] for p in pages if p and p["type"] in ("single", "multiple", "ordering", "reflection")]
+    for index in question_pages[:questions]:
+        for action, extra in (("goto", {"page": index}), ("open", {})):
+            fac.request("POST", f"/facilitate/live/{sid}/action", {"action": action, **extra})
+        opened, seen = time.time(), 0
+        while time.time() - opened < 15:
+            polled = time.time()
+            _, _, body = fac.request("GET", f"/facilitate/live/{sid}/stats.json")
+            answered = json.loads(body)["answered"]
+            with stats["lock"]:
+                stats["polls"].append((time.time(), stats["answered_base"] + answered))
+            seen = answered
+            if seen >= participants:
+                break
+            time.sleep(max(0, 0.7 - (time.time() - polled)))
+        stats["answered_base"] += seen
+        for action in ("close", "reveal"):
+            fac.request("POST", f"/facilitate/live/{sid}/action", {"action": action})
+        time.sleep(2)
+
+
+def staleness(answer_times, polls):
+    """For the k-th stored answer: first poll showing >= k answers, minus the answer's time."""
+    out, j = [], 0
+    for k, done in enumerate(sorted(answer_times), start=1):
+        while j < len(polls) and polls[j][1] < k:
+            j += 1
+        if j < len(polls):
+            out.append(max(0.0, polls[j][0] - done) * 1000)
+    return out
+
+
+def count_answers(env: dict) -> int:
+    script = """
+from sqlalchemy import func, select
+from trainer import create_app
+from trainer.extensions import db
+from trainer.models import Answer, Attempt
+app = create_app()
+with app.app_context():
+    print(db.session.scalar(select(func.count()).select_from(Answer).join(Attempt, Attempt.id == Answer.attempt_id)
+          .where(Attempt.live_session_id.is_not(None))))
+"""
+    return int(subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True,
+                              text=True).stdout.strip())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=300)
+    parser.add_argument("--questions", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    env = server_env(Path(tempfile.mkdtemp(prefix="trainer-live-")), args.database_url)
+    if args.database_url:
+        from sqlalchemy import create_engine, text
+
+        from trainer.config import normalise_database_url
+
+        with create_engine(normalise_database_url(args.database_url)).begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    sid, pages = prepare(env, args.participants)
+    port = free_port()
+    server = start_gunicorn(env, port, workers=args.workers)
+    stats = {"lock": threading.Lock(), "state": [], "answer": [], "answer_times": [], "polls": [],
+             "answered_base": 0, "errors": {"state": 0, "answer": 0}}
+    stop_event = threading.Event()
+    try:
+        people = [Participant(n, port, sid, pages, stats, stop_event) for n in range(args.participants)]
+        for p in people:
+            p.start()
+        for p in people:
+            p.ready.wait(timeout=300)
+        began = time.time()
+        conduct(port, sid, pages, args.questions, args.participants, stats)
+        duration = time.time() - began
+        stop_event.set()
+        for p in people:
+            p.join(timeout=30)
+    finally:
+        stop(server)
+    expected = args.participants * args.questions
+    stored = count_answers(env)
+    print(json.dumps({
+        "database": "postgresql" if args.database_url else "sqlite (WAL)",
+        "gunicorn": f"{args.workers} workers x gthread", "participants": args.participants,
+        "questions": args.questions, "duration_s": round(duration, 1),
+        "answers_expected": expected, "answers_acknowledged": len(stats["answer_times"]),
+        "answers_in_database": stored, "lost": expected - stored,
+        "errors": stats["errors"], "state_requests": len(stats["state"]),
+        "answer_ms": {k: round(v, 1) for k, v in percentiles(stats["answer"]).items()},
+        "state_ms": {k: round(v, 1) for k, v in percentiles(stats["state"]).items()},
+        "distribution_staleness_ms": {k: round(v, 1) for k, v in percentiles(staleness(stats["answer_times"], stats["polls"])).items()},
+    }, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

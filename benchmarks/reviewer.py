@@ -1,0 +1,247 @@
+"""Benchmark: the reviewer pages and exports on a prefecture-sized data set.
+
+    .venv/bin/python benchmarks/reviewer.py [--trainees 10000] [--answers 300000] [--runs 5]
+        [--database-url postgresql://postgres@127.0.0.1:5432/bench]
+
+Generates (bulk inserts) a prefecture with 40 municipalities (one of them large, 1,000 trainees; a
+few with an office), 10,000 trainees who each worked on 10 modules (100,000 attempts, 70 % of them
+completed) and 300,000 answers, then times through a running gunicorn worker (1 process, so its
+memory can be read): the reviewer home, the drill-down of the largest municipality, the mastery
+aggregate, and the completion-records CSV export for the large municipality (10,000 rows) and for
+the whole prefecture (100,000 rows). For the exports it reports the time to the last byte and the
+worker's peak resident memory during the download (VmHWM, reset before each request through
+/proc/<pid>/clear_refs), next to its resident memory before it: flat memory means the peak does not
+grow with the number of rows.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Client, free_port, server_env, start_gunicorn, stop  # noqa: E402
+
+PASSWORD = "bench-password-1"
+PREFECTURE = "440001"  # 大分県: the benchmark's municipalities are synthetic
+MUNICIPALITIES = 40
+BIG = 1_000
+MODULES_PER_TRAINEE = 10
+CHUNK = 20_000
+
+
+def generate(trainees: int, answers: int) -> dict:
+    """Bulk-insert the data set (in this process, on the configured database); returns ids to visit."""
+    from sqlalchemy import func, insert, select, text
+
+    from trainer import create_app
+    from trainer.extensions import db
+    from trainer.models import Answer, Attempt, Course, Module, Organization, Question, QuestionVersion, Role, User, UserRole
+    from trainer.services import accounts, orgs
+
+    rng = random.Random(6)
+    app = create_app()
+    with app.app_context():
+        pref = orgs.by_code(PREFECTURE)
+        units = []
+        for n in range(MUNICIPALITIES):
+            unit = Organization(name=f"ベンチ市{n + 1:02d}", kana=f"べんちし{n + 1:02d}", code=f"9{n:05d}",
+                                kind="municipality", parent=pref, jurisdiction_id=pref.id,
+                                programme=("center", "station", "support", "none")[n % 4])
+            db.session.add(unit)
+            units.append(unit)
+        db.session.flush()
+        offices = {u.id: orgs.create_office(u, "ひきこもり相談窓口", "相談窓口") for u in units[::4]}
+        reviewer = accounts.create_user(login_id="bench-reviewer", display_name="大分 閲覧", organization=pref,
+                                        password=PASSWORD, roles=[Role.REVIEWER], reviewer_scope=pref)
+        db.session.commit()
+        password_hash = reviewer.password_hash
+        first_user = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+
+        people, roles, org_of = [], [], {}
+        sizes = [BIG] + [(trainees - BIG) // (MUNICIPALITIES - 1)] * (MUNICIPALITIES - 1)
+        sizes[-1] += trainees - sum(sizes)
+        user_id = first_user
+        registered = datetime(2024, 3, 1, tzinfo=timezone.utc)
+        for unit, size in zip(units, sizes):
+            for i in range(size):
+                org = offices[unit.id].id if unit.id in offices and i % 10 == 0 else unit.id
+                people.append({"id": user_id, "login_id": f"bench{user_id:06d}", "display_name": f"受講者 {user_id}",
+                               "furigana": f"じゅこうしゃ {user_id}", "organization_id": org, "password_hash": password_hash,
+                               "active": True, "session_version": 1, "must_change_password": False,
+                               "created_at": registered})
+                roles.append({"user_id": user_id, "role": str(Role.TRAINEE), "created_at": registered})
+                org_of[user_id] = org
+                user_id += 1
+        _bulk(db, insert(User), people)
+        _bulk(db, insert(UserRole), roles)
+
+        modules = db.session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.sort)).all()
+        scored = {}
+        for q, version in db.session.execute(select(Question, QuestionVersion).join(
+                QuestionVersion, QuestionVersion.id == Question.current_version_id).where(Question.retired_at.is_(None))):
+            scored.setdefault(q.module_id, []).append((q.id, version.id, version.type in ("single", "multiple", "ordering")))
+        for qs in scored.values():
+            qs.sort(key=lambda item: (not item[2], item[0]))  # scored questions first
+        course_modules = [m for c in db.session.scalars(select(Course)) for m in c.module_ids]
+        weights = [3 if m.id in course_modules else 1 for m in modules]
+        per_attempt = max(1, round(answers / (trainees * MODULES_PER_TRAINEE)))
+
+        attempts, rows, attempt_id = [], [], (db.session.scalar(select(func.max(Attempt.id))) or 0) + 1
+        first_attempt = attempt_id
+        start_day = datetime(2024, 4, 1, 9, tzinfo=timezone.utc)
+        for uid in range(first_user, user_id):
+            chosen = set()
+            while len(chosen) < MODULES_PER_TRAINEE:
+                chosen.add(rng.choices(modules, weights)[0].id)
+            for module_id in sorted(chosen):
+                started = start_day + timedelta(days=rng.randrange(365), minutes=rng.randrange(600))
+                done = rng.random() < 0.7
+                finished = started + timedelta(minutes=rng.randrange(20, 90)) if done else None
+                attempts.append({"id": attempt_id, "user_id": uid, "module_id": module_id, "number": 1, "position": 0,
+                                 "started_at": started, "last_activity_at": finished or started + timedelta(minutes=15),
+                                 "completed_at": finished, "score": round(rng.uniform(40, 100), 1) if done else None,
+                                 "seconds_spent": 900})
+                for k, (question_id, version_id, is_scored) in enumerate(scored[module_id][:per_attempt]):
+                    score = rng.choice((0.0, 0.5, 1.0, 1.0)) if is_scored else None
+                    rows.append({"attempt_id": attempt_id, "user_id": uid, "question_id": question_id,
+                                 "version_id": version_id, "token": f"b{attempt_id}-{k}", "response": {"choice": "a"},
+                                 "score": score, "rating": "best" if score == 1.0 else None, "hidden": False,
+                                 "created_at": started + timedelta(minutes=k + 1)})
+                attempt_id += 1
+            if len(attempts) >= CHUNK:
+                _bulk(db, insert(Attempt), attempts)
+                attempts = []
+            if len(rows) >= CHUNK * 3:
+                _bulk(db, insert(Answer), rows)
+                rows = []
+        _bulk(db, insert(Attempt), attempts)
+        _bulk(db, insert(Answer), rows)
+        if db.engine.dialect.name == "postgresql":
+            for table in ("users", "user_roles", "attempts", "answers"):
+                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            db.session.execute(text("ANALYZE"))
+        else:
+            db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        counts = {name: db.session.scalar(select(func.count()).select_from(model))
+                  for name, model in (("trainees", UserRole), ("attempts", Attempt), ("answers", Answer))}
+        return {"big_unit": units[0].id, "counts": counts, "attempts": attempt_id - first_attempt}
+
+
+def _bulk(db, statement, rows: list[dict]) -> None:
+    for i in range(0, len(rows), CHUNK):
+        db.session.execute(statement, rows[i:i + CHUNK])
+    db.session.commit()
+
+
+def worker_pid(master: int) -> int:
+    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    return int(children[0])
+
+
+def memory(pid: int) -> dict[str, int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return {k: int(fields[k].split()[0]) // 1024 for k in ("VmRSS", "VmHWM")}
+
+
+def reset_peak(pid: int) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def time_page(client: Client, path: str, runs: int) -> dict:
+    status, _, _ = client.request("GET", path)  # warm-up (also fills the database's caches)
+    if status != 200:
+        raise RuntimeError(f"{path}: {status}")
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        status, _, _ = client.request("GET", path)
+        times.append((time.perf_counter() - started) * 1000)
+        assert status == 200
+    return {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
+
+
+def time_export(client: Client, path: str, pid: int) -> dict:
+    """Download an export to the end (counting bytes and lines), with the worker's memory."""
+    before = memory(pid)["VmRSS"]
+    reset_peak(pid)
+    conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=600)
+    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items())}
+    started = time.perf_counter()
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    first, size, lines = None, 0, 0
+    while block := response.read(65536):
+        first = first or time.perf_counter()
+        size += len(block)
+        lines += block.count(b"\n")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    after = memory(pid)
+    return {"status": response.status, "rows": max(0, lines - 1), "mb": round(size / 1e6, 1),
+            "seconds": round(elapsed, 2), "first_byte_s": round((first or time.perf_counter()) - started, 2),
+            "rss_before_mb": before, "peak_rss_mb": after["VmHWM"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trainees", type=int, default=10_000)
+    parser.add_argument("--answers", type=int, default=300_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--xlsx", action="store_true", help="also time the 100,000-row XLSX export")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    instance = Path(tempfile.mkdtemp(prefix="trainer-bench-review-"))
+    env = server_env(instance, args.database_url)
+    if args.database_url:
+        from sqlalchemy import create_engine, text
+
+        from trainer.config import normalise_database_url
+
+        with create_engine(normalise_database_url(args.database_url)).begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    subprocess.run([sys.executable, "-m", "trainer.cli", "setup"], env=env, check=True, capture_output=True)
+    os.environ.update(env)
+    began = time.perf_counter()
+    data = generate(args.trainees, args.answers)
+    generated = time.perf_counter() - began
+    port = free_port()
+    server = start_gunicorn(env, port, workers=1, threads=2)
+    try:
+        pid = worker_pid(server.pid)
+        client = Client(port)
+        client.login("bench-reviewer", PASSWORD)
+        big = data["big_unit"]
+        report = {
+            "database": "postgresql" if args.database_url else "sqlite (WAL)",
+            "data": {**data["counts"], "generated_in_s": round(generated, 1)},
+            "pages": {
+                "home /review/": time_page(client, "/review/", args.runs),
+                "drill-down (1,000 trainees, first 100 listed)": time_page(client, f"/review/municipalities/{big}", args.runs),
+                "mastery aggregate /review/mastery": time_page(client, "/review/mastery", args.runs),
+            },
+            "exports": {
+                "records.csv, 1 municipality": time_export(client, f"/review/exports/records.csv?municipality={big}", pid),
+                "records.csv, whole prefecture": time_export(client, "/review/exports/records.csv", pid),
+            },
+        }
+        if args.xlsx:
+            report["exports"]["records.xlsx, whole prefecture"] = time_export(client, "/review/exports/records.xlsx", pid)
+    finally:
+        stop(server)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The participant's live panel, rendered from pieces.
+
+Everything that is the same for every participant at a given session version (the stage, the
+question, the answer fields, the feedback of every choice, the wall) is rendered once per process
+and version and reused; only the part that depends on the participant (whether they answered, their
+own feedback) is rendered per request. The cache is keyed by the session's version from the
+database, so it is derived data, never live state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import render_template
+from markupsafe import Markup
+from sqlalchemy import select
+
+from trainer.content.schema import RATING_LABELS
+from trainer.extensions import db
+from trainer.models import Answer, LiveSession, Module, Point
+from trainer.services import live, player
+
+
+@dataclass(frozen=True)
+class Shared:
+    page_index: int
+    pages: int
+    question_id: int | None
+    version_id: int | None
+    top: Markup
+    prompt: Markup
+    fields: Markup
+    reveal: Markup
+    wall: Markup
+
+
+def shared(session: LiveSession) -> Shared:
+    key = (session.id, session.started_at, session.version)
+    cache = player.app_cache("live_panels")
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 500:
+            cache.clear()
+        found = cache[key] = _render_shared(session)
+    return found
+
+
+def _render_shared(session: LiveSession) -> Shared:
+    module = db.session.get(Module, session.module_id)
+    pages = player.pages(module)
+    page = pages[session.page]
+    stage = next((s for s in module.case.stages if s.key == page.step.stage_key), None) if module.case else None
+    top = Markup(render_template("live/_top.html", session=session, page=page, pages=pages, stage=stage))
+    if page.question is None:
+        return Shared(page.index, len(pages), None, None, top, Markup(""), Markup(""), Markup(""), Markup(""))
+    version = page.question.current_version
+    ctx = {"version": version, "data": version.data, "error": None, "raw": {}, "rating_labels": RATING_LABELS,
+           "point_index": _points(version.data["points"])}
+    wall = live.stats(session).wall if session.revealed and version.type == "reflection" else []
+    return Shared(
+        page.index, len(pages), page.question.id, version.id, top,
+        Markup(version.data["prompt_html"]), Markup(render_template("learn/_answer_fields.html", **ctx)),
+        Markup(render_template("live/_reveal.html", **ctx)), Markup(render_template("live/_wall.html", wall=wall)),
+    )
+
+
+def _points(ids: list[str]) -> list[Point]:
+    return list(db.session.scalars(select(Point).where(Point.id.in_(ids)).order_by(Point.sort)))
+
+
+def render(session: LiveSession, attempt_id: int, *, token: str, error: str | None = None,
+           raw: dict | None = None) -> str:
+    """The whole panel for one participant."""
+    part = shared(session)
+    answer = None
+    if part.question_id is not None:
+        answer = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt_id,
+                                                        Answer.question_id == part.question_id))
+    own = None
+    if answer is not None and session.revealed:
+        version = player.version_for(db.session.get(player.Question, part.question_id), answer.version_id)
+        own = Markup(render_template("learn/_feedback.html", answer=answer, version=version, data=version.data,
+                                     rating_labels=RATING_LABELS, point_index=_points(version.data["points"])))
+    fields = part.fields
+    if error and raw:
+        version = player.version_for(db.session.get(player.Question, part.question_id), part.version_id)
+        fields = Markup(render_template("learn/_answer_fields.html", version=version, data=version.data, error=error,
+                                        raw=raw, point_index=_points(version.data["points"])))
+    return render_template("live/_panel.html", session=session, part=part, answer=answer, own=own, fields=fields,
+                           error=error, token=token)
