@@ -264,3 +264,13 @@ def test_edited_question_keeps_the_answered_version(app, client, trainee, tmp_pa
     single = next(i for i in range(pages_total) if _page(app, attempt_id, i)[1] == "case-01-q1")
     body = client.get(f"/learn/attempts/{attempt_id}/pages/{single}").get_data(as_text=True)
     assert "最初にどう応じますか。" in body
+
+
+def test_honesty_note_is_shown_wherever_points_are_listed(app, client, trainee, tmp_path):
+    with app.app_context():
+        from trainer.services.framework import honesty_note
+
+        note = honesty_note()
+    assert note
+    for path in ("/learn/progress", "/learn/points/P01", "/learn/modules/m-case-01"):
+        assert note in client.get(path).get_data(as_text=True), path

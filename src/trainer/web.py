@@ -116,13 +116,14 @@ def register_blueprints(app: Flask) -> None:
 
 def register_templates(app: Flask) -> None:
     from trainer import policies
+    from trainer.services.framework import honesty_note
 
     from trainer.main.routes import NAV_LABELS, role_homes
 
     app.add_template_filter(jst, "jst")
     app.jinja_env.globals.update(
         policies=policies, ROLE_LABELS=ROLE_LABELS, PROGRAMME_LABELS=PROGRAMME_LABELS,
-        ORG_KIND_LABELS=ORG_KIND_LABELS, NAV_LABELS=NAV_LABELS,
+        ORG_KIND_LABELS=ORG_KIND_LABELS, NAV_LABELS=NAV_LABELS, honesty_note=honesty_note,
     )
 
     @app.context_processor

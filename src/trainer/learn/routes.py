@@ -195,7 +195,6 @@ def my_progress():
     grid = mastery.mastery_grid(mastery.user_point_stats(current_user.id))
     return render_template("learn/progress.html", rows=rows, grid=grid, counts=mastery.summary(grid),
                            rule=mastery.RULE_TEXT, states=mastery.STATES,
-                           note=db.session.get(FrameworkEntry, "note"),
                            seconds=sum(r.seconds for r in rows))
 
 
@@ -207,7 +206,7 @@ def point(point_id: str):
     tags = db.session.scalars(select(FrameworkEntry).where(FrameworkEntry.id.in_(
         [t for group in pt.tags.values() for t in group]))).all()
     return render_template("learn/point.html", point=pt, cell=mastery.PointMastery(pt, *stats), modules=modules,
-                           tags=tags, note=db.session.get(FrameworkEntry, "note"), rule=mastery.RULE_TEXT,
+                           tags=tags, rule=mastery.RULE_TEXT,
                            opinion_form=OpinionForm(point_id=pt.id))
 
 
