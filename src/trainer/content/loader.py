@@ -273,3 +273,4 @@ def _stage(state: LoadState, src: Source, number: int, heading: str, body: list[
         body.pop()
     if not body:
         src.error(number, f"ステージ {stage_id} に本文がありません")
+    return s.Stage(stage_id, title, "\n".join(body), number)

@@ -192,4 +192,3 @@ def _load_course(state: LoadState, src: Source, node: Node) -> s.Course | None:
         src.error(m.values["modules"], f"{m.label}の modules が空です")
     pass_score = src.integer(m, "pass_score", 0, 100)
     return s.Course(course_id, src.text(m, "title"), src.text(m, "summary"), modules, pass_score)
-
