@@ -74,7 +74,8 @@ def workshop(workshop_id: int):
     ws = _workshop(workshop_id)
     modules = {m.id: m for m in progress.active_modules()}
     return render_template("facilitate/workshop.html", workshop=ws, modules=modules, sessions=live.sessions_of(ws),
-                           people=cohort.participants(ws), form=ActionForm(), invite_form=InviteForm())
+                           people=cohort.participants(ws), facilitators=workshops.facilitator_names(ws),
+                           form=ActionForm(), invite_form=InviteForm())
 
 
 @bp.post("/workshops/<int:workshop_id>/participants")

@@ -162,9 +162,9 @@ def session_questions(session: LiveSession) -> list[QuestionSummary]:
     return question_summaries([module], Attempt.live_session_id == session.id)
 
 
-def record_rows(workshop: Workshop):
+def record_rows(workshop: Workshop, report_: Report | None = None):
     """The workshop record, one row per participant and module (names included)."""
-    report_ = report(workshop)
+    report_ = report_ or report(workshop)
     yield ["研修会", "開催日", "氏名", "ふりがな", "ログインID", "所属", "モジュール", "状態", "得点", "最高得点", "最終学習"]
     day = jst(workshop.starts_at, "%Y-%m-%d")
     for user, org, rows in report_.matrix:
@@ -177,9 +177,9 @@ def _pct(value: float | None) -> Any:
     return "" if value is None else round(value)
 
 
-def distribution_rows(workshop: Workshop):
+def distribution_rows(report_: Report):
     yield ["モジュール", "問い", "支援のポイント", "回答数", "選択肢", "評価", "選んだ人数"]
-    for q in report(workshop).questions:
+    for q in report_.questions:
         points = " ".join(p.id for p in q.points)
         for choice in q.version.data["choices"]:
             yield [q.module.title, q.question.key, points, q.answered, choice["text"],
@@ -191,5 +191,5 @@ def record_xlsx(workshop: Workshop) -> bytes:
     points = [["ID", "支援のポイント", "回答した参加者", "平均", "定着", "学習中", "未練習"]] + [
         [p.id, p.title, n, "" if m is None else round(m * 100), s["secure"], s["learning"], s["none"]]
         for p, n, m, s in report_.points]
-    return xlsx_bytes([("受講記録", record_rows(workshop)), ("問い別の回答", distribution_rows(workshop)),
+    return xlsx_bytes([("受講記録", record_rows(workshop, report_)), ("問い別の回答", distribution_rows(report_)),
                        ("ポイント別", points)])

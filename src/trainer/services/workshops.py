@@ -158,3 +158,8 @@ def register_walk_in(workshop: Workshop, *, login_id: str, name: str, furigana: 
                                 password=password, roles=[Role.TRAINEE])
     join(workshop, user, via="register")
     return user
+
+
+def facilitator_names(workshop: Workshop) -> list[str]:
+    ids = [f.user_id for f in workshop.facilitators]
+    return list(db.session.scalars(select(User.display_name).where(User.id.in_(ids)).order_by(User.id)))
