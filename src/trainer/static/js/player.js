@@ -2,6 +2,11 @@
 // keeps the trainee's choice and lets them send again (the same token, so the server records it once).
 (function () {
   "use strict";
+  var feedback = document.getElementById("feedback");
+  if (feedback && (window.location.hash === "#feedback" || sessionStorage.getItem("trainer-focus-feedback"))) {
+    sessionStorage.removeItem("trainer-focus-feedback");
+    feedback.focus();
+  }
   var form = document.querySelector("form.answer-form");
   if (!form || !window.fetch) { return; }
   var button = form.querySelector("button[type=submit]");
@@ -21,7 +26,11 @@
     say("送信しています…", false);
     fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
       .then(function (response) {
-        if (response.ok && response.redirected) { window.location.assign(response.url); return; }
+        if (response.ok && response.redirected) {
+          sessionStorage.setItem("trainer-focus-feedback", "1");  // fetch drops the #feedback fragment
+          window.location.assign(response.url);
+          return;
+        }
         if (response.status === 422 || response.status === 400) {
           return response.text().then(function (html) {
             document.open(); document.write(html); document.close();
@@ -35,6 +44,4 @@
         say("送信できませんでした。通信の状態を確かめて、もう一度「回答する」を押してください。選んだ内容はそのまま残っています。", true);
       });
   });
-  var feedback = document.getElementById("feedback");
-  if (feedback && window.location.hash === "#feedback") { feedback.focus(); }
 }());
