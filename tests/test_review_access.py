@@ -147,6 +147,7 @@ def build_world(password: str) -> dict:
     w.attempt(fuji[1], "m-values", _at("2025-03-01"), _at("2025-03-01", 11), 80.0)
     w.attempt(fuji[1], "m-case-01", _at("2025-03-02"))                              # in progress
     w.attempt(fuji[2], "m-case-01", _at("2025-03-05"), _at("2025-03-05", 11), 50.0, answer_score=0.5)
+    w.attempt(fuji[2], "m-case-01", _at("2025-06-01"), _at("2025-06-01", 11), 90.0, number=2)  # a retake
     for u in fuji[3:] + window[1:] + kama + yoko + [stopped]:
         w.attempt(u, "m-values", _at("2025-04-10"), _at("2025-04-10", 11), 100.0)
     for u in secret_yokohama[1:] + secret_oita[1:]:
@@ -177,8 +178,9 @@ def build_world(password: str) -> dict:
 def make_world(app, tmp_path_factory) -> dict:
     from tests.conftest import PASSWORD, _empty_all_tables, import_fixture_content
     from trainer.extensions import db
-    from trainer.services import accounts, orgs
+    from trainer.services import accounts, mastery_report, orgs
 
+    mastery_report.clear_cache()
     with app.app_context():
         db.session.remove()
         _empty_all_tables()

@@ -10,7 +10,8 @@ from datetime import date
 
 from werkzeug.datastructures import MultiDict
 
-from trainer.services.review import PROGRAMME_CHOICES, Catalogue, Filters, Scope, sort_keys
+from trainer.services.figures import sort_keys
+from trainer.services.review import PROGRAMME_CHOICES, Catalogue, Filters, Scope
 
 
 class OutOfScope(LookupError):

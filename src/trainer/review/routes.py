@@ -18,7 +18,7 @@ from trainer import policies
 from trainer.extensions import db
 from trainer.models import Role
 from trainer.review.forms import OutOfScope, ParsedFilters, describe, org_choices, parse_filters
-from trainer.services import audit, certificates, exports, mastery, reports, review
+from trainer.services import audit, certificates, exports, figures, mastery, mastery_report, reports, review
 from trainer.web import JST
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -61,14 +61,14 @@ def _audit(action: str, subject: str, scope: review.Scope, cat: review.Catalogue
 def _page_context(scope: review.Scope, cat: review.Catalogue, parsed: ParsedFilters) -> dict:
     return {"scope": scope, "cat": cat, "filters": parsed.filters, "errors": parsed.errors,
             "org_choices": org_choices(scope), "programmes": review.PROGRAMME_CHOICES,
-            "sort_keys": review.sort_keys(cat.courses), "kinds": exports.KINDS}
+            "sort_keys": figures.sort_keys(cat.courses), "kinds": exports.KINDS}
 
 
 @bp.get("/")
 def home():
     scope, cat = _scope(), review.catalogue()
     parsed = _filters(scope, cat)
-    ov = review.overview(scope, parsed.filters, cat) if parsed.ok else None
+    ov = figures.overview(scope, parsed.filters, cat) if parsed.ok else None
     return render_template("review/home.html", ov=ov, **_page_context(scope, cat, parsed)), (200 if parsed.ok else 400)
 
 
@@ -84,10 +84,10 @@ def municipality(unit_id: int):
     page = max(1, request.args.get("page", 1, type=int))
     total = reports.count_trainees(scope, filters, unit.id)
     people = list(reports.trainee_rows(scope, filters, cat, unit.id, limit=PER_PAGE, offset=(page - 1) * PER_PAGE))
-    ov = review.overview(scope, filters, cat, unit_id=unit.id)
+    ov = figures.overview(scope, filters, cat, unit_id=unit.id)
     _audit("review.list.view", unit.name, scope, cat, filters, page=page, shown=len(people))
     return render_template("review/municipality.html", unit=unit, ov=ov, people=people, page=page, total=total,
-                           pages=max(1, -(-total // PER_PAGE)), **_page_context(scope, cat, parsed))
+                           per_page=PER_PAGE, pages=max(1, -(-total // PER_PAGE)), **_page_context(scope, cat, parsed))
 
 
 @bp.get("/trainees/<int:user_id>")
@@ -98,7 +98,7 @@ def trainee(user_id: int):
         abort(404)
     record = reports.trainee_record(scope, user, cat)
     _audit("review.record.view", f"{user.display_name}（受講者ID {user.id}）", scope, cat, review.Filters())
-    unit = record.modules[0].unit if record.modules else scope.orgs[scope.unit_of[user.organization_id]]
+    unit = scope.orgs[scope.unit_of[user.organization_id]]
     return render_template("review/trainee.html", record=record, unit=unit, scope=scope,
                            org=scope.orgs[user.organization_id], wareki=exports.wareki)
 
@@ -107,8 +107,8 @@ def trainee(user_id: int):
 def mastery_map():
     scope, cat = _scope(), review.catalogue()
     parsed = _filters(scope, cat)
-    min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", reports.MIN_GROUP_SIZE)
-    report = reports.mastery_report(scope, parsed.filters, min_group) if parsed.ok else None
+    min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", mastery_report.MIN_GROUP_SIZE)
+    report = mastery_report.mastery_report(scope, parsed.filters, min_group) if parsed.ok else None
     return render_template("review/mastery.html", report=report, rule=mastery.RULE_TEXT,
                            selection=_selection(scope, parsed.filters), **_page_context(scope, cat, parsed)), \
         (200 if parsed.ok else 400)
@@ -124,15 +124,15 @@ def _selection(scope: review.Scope, filters: review.Filters) -> str:
 
 def _tables(kind: str, scope: review.Scope, cat: review.Catalogue, filters: review.Filters) -> list[exports.Table]:
     if kind == "summary":
-        return exports.summary_tables(scope, review.overview(scope, filters, cat))
+        return exports.summary_tables(scope, figures.overview(scope, filters, cat))
     if kind == "modules":
         return [exports.modules_table(scope, filters, cat)]
     if kind == "records":
         return [exports.records_table(scope, filters, cat)]
     if kind == "courses":
         return [exports.courses_table(scope, filters, cat)]
-    min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", reports.MIN_GROUP_SIZE)
-    return [exports.mastery_table(scope, reports.mastery_report(scope, filters, min_group))]
+    min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", mastery_report.MIN_GROUP_SIZE)
+    return [exports.mastery_table(scope, mastery_report.mastery_report(scope, filters, min_group))]
 
 
 @bp.get("/exports/<any(summary, modules, records, courses, mastery):kind>.<any(csv, xlsx):fmt>")

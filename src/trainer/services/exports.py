@@ -26,9 +26,10 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from openpyxl.styles import Font
 
 from trainer.models import Certificate
-from trainer.services import reports
+from trainer.services import mastery_report, reports
 from trainer.services.csvio import write_csv
-from trainer.services.review import JST, Catalogue, Filters, Overview, Scope, module_counts, programme_label
+from trainer.services.figures import Overview, module_counts
+from trainer.services.review import JST, Catalogue, Filters, Scope, programme_label
 from trainer.services.wareki import to_wareki
 
 BLOCK = 64 * 1024
@@ -105,7 +106,7 @@ def summary_tables(scope: Scope, ov: Overview) -> list[Table]:
 def modules_table(scope: Scope, filters: Filters, cat: Catalogue) -> Table:
     """Started and completed per municipality and module (the drill-down's module table, for all)."""
     _, modules = cat.selected(filters)
-    counts = module_counts(scope, filters, [m.id for m in modules])
+    counts = module_counts(scope, filters, cat, [m.id for m in modules])
     per_unit: dict[tuple[int, str], list[int]] = {}
     for (org_id, module_id), (started, completed) in counts.items():
         cell = per_unit.setdefault((scope.unit_of[org_id], module_id), [0, 0])
@@ -113,7 +114,7 @@ def modules_table(scope: Scope, filters: Filters, cat: Catalogue) -> Table:
         cell[1] += completed
 
     def rows() -> Iterator[list[Any]]:
-        for unit in reports.selected_units(scope, filters):
+        for unit in scope.selected_units(filters):
             for module in modules:
                 started, completed = per_unit.get((unit.id, module.id), (0, 0))
                 yield [unit.code or "", unit.name, programme_label(scope.programme(unit.id)), module.id,
@@ -143,7 +144,7 @@ def courses_table(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int |
     header = ["団体コード", "市区町村", "所属", "受講者ID", "氏名", "ふりがな", "コース", "状態",
               "条件を満たしたモジュール数", "モジュール数", "修了日", "修了日（和暦）", "期間内の修了",
               "修了証の確認番号", "最終学習日", "最終学習日（和暦）"]
-    units = [scope.orgs[unit_id]] if unit_id is not None else reports.selected_units(scope, filters)
+    units = [scope.orgs[unit_id]] if unit_id is not None else scope.selected_units(filters)
 
     def rows() -> Iterator[list[Any]]:
         for unit in units:
@@ -159,7 +160,7 @@ def courses_table(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int |
     return Table("コース修了記録", header, rows())
 
 
-def mastery_table(scope: Scope, report: reports.MasteryReport) -> Table:
+def mastery_table(scope: Scope, report: mastery_report.MasteryReport) -> Table:
     header = ["区分", "団体コード", "名称", "練習した受講者数", "項目", "ポイントID", "ポイント", "定着（人）",
               "学習中（人）", "未練習（人）", "定着の割合（%）", "備考"]
     note = f"{report.min_group}人未満のグループは、個人が特定されないよう表示しません"

@@ -1,28 +1,30 @@
-"""Reviewer figures and records, always inside one jurisdiction (a prefecture or a designated city).
+"""The reviewer's scope and the building blocks of every reviewer query (a prefecture or a
+designated city; figures in services/figures.py, records in services/reports.py, the mastery
+aggregate in services/mastery_report.py).
 
 Everything starts from a :class:`Scope`, loaded from the reviewer's jurisdiction id: the
-organizations whose ``jurisdiction_id`` is that id, and nothing else. Every query below selects
-trainees through :func:`trainees`, which filters by the jurisdiction *and* by the scope's own list of
-organization ids, so a foreign id in a filter can only ever select nothing.
+organizations whose ``jurisdiction_id`` is that id, and nothing else (a designated city inside a
+prefecture is its own jurisdiction). Every query selects trainees through :func:`trainees`, which
+filters by the jurisdiction *and* by the scope's own list of organization ids, so a foreign id in a
+filter can only ever select nothing.
 
-How the period (since/until, days in Asia/Tokyo) is counted, in one place:
+How the period (since/until, whole days in Asia/Tokyo) is counted, in one place:
 
 - 登録受講者: active trainee accounts registered before the end of the period;
-- 受講開始: trainees whose first attempt at a module began in the period;
-- モジュール修了: the module's first completion fell in the period;
+- 受講開始: trainees whose first attempt (at any of the selected modules) began in the period;
+- per module: the trainees whose first start, and whose first completion, fell in the period;
 - コース修了: the course was completed in the period, i.e. the last of its modules first reached the
   course's pass score in the period (the rule of ``progress.courses`` / ``progress.completion_date``);
 - 最終学習: the latest activity of the trainees (not cut by the period).
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, select, true
 from sqlalchemy.sql import Select
 
 from trainer.extensions import db
@@ -32,8 +34,6 @@ from trainer.models.org import PROGRAMME_LABELS
 JST = ZoneInfo("Asia/Tokyo")
 UNSET = "unset"
 PROGRAMME_CHOICES = {**{str(p): label for p, label in PROGRAMME_LABELS.items()}, UNSET: "（設定なし）"}
-SORT_LABELS = {"code": "団体コード", "name": "名称", "registered": "登録受講者", "started": "受講開始",
-               "last": "最終学習"}
 
 
 # --- scope and filters -------------------------------------------------------------------------
@@ -88,6 +88,11 @@ class Scope:
     def programme(self, unit_id: int) -> str:
         return self.orgs[unit_id].programme or UNSET
 
+    def selected_units(self, filters: Filters) -> list[Organization]:
+        """The municipalities (in display order) that hold an organization the filters select."""
+        wanted = {self.unit_of[i] for i in self.org_ids(filters)}
+        return [u for u in self.units if u.id in wanted]
+
     def org_ids(self, filters: Filters) -> list[int]:
         """The organizations a set of filters selects; never anything outside the scope."""
         ids = list(self.orgs)
@@ -131,6 +136,7 @@ class CourseInfo:
 class Catalogue:
     courses: list[CourseInfo]
     modules: list[Module]
+    retired: tuple[str, ...] = ()
 
     def course(self, course_id: str | None) -> CourseInfo | None:
         return next((c for c in self.courses if c.id == course_id), None)
@@ -145,6 +151,14 @@ class Catalogue:
     def courses_of(self, module_id: str) -> str:
         return "・".join(c.title for c in self.courses if module_id in c.module_ids)
 
+    def attempts_in(self, module_ids: list[str]):
+        """WHERE clause on Attempt.module_id for these modules. All active modules are written as
+        "not a retired one", which lets the database read a trainee's attempts in one index range
+        instead of one probe per module."""
+        if set(module_ids) == {m.id for m in self.modules}:
+            return Attempt.module_id.not_in(self.retired) if self.retired else true()
+        return Attempt.module_id.in_(module_ids)
+
 
 def catalogue() -> Catalogue:
     """Active courses (with their active modules, in course order) and all active modules."""
@@ -152,7 +166,8 @@ def catalogue() -> Catalogue:
     active = {m.id for m in modules}
     courses = [CourseInfo(c.id, c.title, tuple(m for m in c.module_ids if m in active), c.pass_score)
                for c in db.session.scalars(select(Course).where(Course.retired_at.is_(None)).order_by(Course.sort))]
-    return Catalogue([c for c in courses if c.module_ids], modules)
+    retired = tuple(db.session.scalars(select(Module.id).where(Module.retired_at.is_not(None))))
+    return Catalogue([c for c in courses if c.module_ids], modules, retired)
 
 
 # --- the trainees a report is about ----------------------------------------------------------------
@@ -185,13 +200,14 @@ def _pass_column(name: str, pass_score: int | None):
     return f"{name}_{pass_score if pass_score is not None else 'any'}"
 
 
-def module_records(people, module_ids: list[str], courses: list[CourseInfo]):
+def module_records(people, modules, courses: list[CourseInfo]):
     """Subquery: one row per (trainee, module) attempted, with the dates the figures need.
 
-    ``pass_<score>`` is the first completion reaching that pass score (``pass_any``: any completion).
+    ``modules`` is a clause on Attempt.module_id (Catalogue.attempts_in). ``pass_<score>`` is the
+    first completion reaching that pass score (``pass_any``: any completion).
     """
     columns = [
-        Attempt.user_id, people.c.org_id, Attempt.module_id,
+        Attempt.user_id, Attempt.module_id,
         func.min(Attempt.started_at).label("first_started"),
         func.min(Attempt.completed_at).label("first_completed"),
         func.max(Attempt.last_activity_at).label("last_activity"),
@@ -200,9 +216,9 @@ def module_records(people, module_ids: list[str], courses: list[CourseInfo]):
     ]
     for score in sorted({c.pass_score for c in courses if c.pass_score is not None}):
         columns.append(func.min(case((Attempt.score >= score, Attempt.completed_at))).label(_pass_column("pass", score)))
-    return (select(*columns).join(people, people.c.user_id == Attempt.user_id)
-            .where(Attempt.module_id.in_(module_ids))
-            .group_by(Attempt.user_id, people.c.org_id, Attempt.module_id))
+    # grouped in the (user_id, module_id) index order, so without a sort; callers join the people
+    return (select(*columns).where(Attempt.user_id.in_(select(people.c.user_id)), modules)
+            .group_by(Attempt.user_id, Attempt.module_id))
 
 
 def _course_pass(records, course: CourseInfo):
@@ -211,182 +227,17 @@ def _course_pass(records, course: CourseInfo):
     return records.c[_pass_column("pass", course.pass_score)]
 
 
-def per_trainee(records, courses: list[CourseInfo], start, end) -> Select:
-    """One row per trainee with attempts: started in the period, last activity, and per course the
-    number of modules passed (``n_<i>``) and the date the last of them was first passed (``d_<i>``)."""
-    columns = [records.c.user_id, records.c.org_id,
-               func.max(case((in_window(records.c.first_started, start, end), 1), else_=0)).label("started"),
-               func.max(records.c.last_activity).label("last_activity")]
+def per_trainee(records, courses: list[CourseInfo]) -> Select:
+    """One row per trainee with attempts: last activity, and per course the number of modules passed
+    (``n_<i>``) and the date the last of them was first passed (``d_<i>``, the course's completion)."""
+    columns = [records.c.user_id, func.max(records.c.last_activity).label("last_activity")]
     for i, course in enumerate(courses):
         passed = _course_pass(records, course)
         mine = records.c.module_id.in_(course.module_ids)
         columns.append(func.sum(case((and_(mine, passed.is_not(None)), 1), else_=0)).label(f"n_{i}"))
         columns.append(func.max(case((mine, passed))).label(f"d_{i}"))
-    return select(*columns).group_by(records.c.user_id, records.c.org_id)
-
-
-# --- figures -----------------------------------------------------------------------------------
-
-@dataclass
-class Figures:
-    registered: int = 0
-    started: int = 0
-    completed: dict[str, int] = field(default_factory=dict)
-    last_activity: datetime | None = None
-
-    def rate(self, course_id: str) -> float | None:
-        """Share of registered trainees who completed the course (percent), None when nobody is registered."""
-        if not self.registered:
-            return None
-        return 100.0 * self.completed.get(course_id, 0) / self.registered
-
-    def add(self, other: Figures) -> None:
-        self.registered += other.registered
-        self.started += other.started
-        for key, value in other.completed.items():
-            self.completed[key] = self.completed.get(key, 0) + value
-        if other.last_activity and (self.last_activity is None or other.last_activity > self.last_activity):
-            self.last_activity = other.last_activity
-
-
-@dataclass
-class Row:
-    org: Organization
-    figures: Figures
-
-    @property
-    def programme(self) -> str:
-        return self.org.programme or UNSET
-
-
-@dataclass
-class ModuleRow:
-    module: Module
-    courses: str
-    started: int = 0
-    completed: int = 0
-
-
-@dataclass
-class Overview:
-    courses: list[CourseInfo]
-    rows: list[Row]
-    total: Figures
-    programmes: list[tuple[str, Figures]]
-    modules: list[ModuleRow]
-
-
-def org_figures(scope: Scope, filters: Filters, courses: list[CourseInfo], module_ids: list[str],
-                org_ids: list[int] | None = None) -> dict[int, Figures]:
-    """Figures per organization (registered, started, completed per course, last activity)."""
-    start, end = filters.window()
-    people = trainees(scope, filters, org_ids).subquery("people")
-    out: dict[int, Figures] = defaultdict(Figures)
-    for org_id, count in db.session.execute(select(people.c.org_id, func.count()).group_by(people.c.org_id)):
-        out[org_id].registered = count
-    if not module_ids:
-        return out
-    users = per_trainee(module_records(people, module_ids, courses).subquery("module_records"), courses, start, end).subquery("trainee_totals")
-    columns = [users.c.org_id, func.sum(users.c.started), func.max(users.c.last_activity)]
-    for i, course in enumerate(courses):
-        done = and_(users.c[f"n_{i}"] == len(course.module_ids), in_window(users.c[f"d_{i}"], start, end))
-        columns.append(func.sum(case((done, 1), else_=0)))
-    for org_id, started, last, *done in db.session.execute(select(*columns).group_by(users.c.org_id)):
-        figures = out[org_id]
-        figures.started, figures.last_activity = int(started or 0), last
-        figures.completed = {c.id: int(n or 0) for c, n in zip(courses, done)}
-    return out
-
-
-def module_counts(scope: Scope, filters: Filters, module_ids: list[str],
-                  org_ids: list[int] | None = None) -> dict[tuple[int, str], tuple[int, int]]:
-    """(org_id, module_id) -> (trainees who started it in the period, who first completed it in the period)."""
-    if not module_ids:
-        return {}
-    start, end = filters.window()
-    people = trainees(scope, filters, org_ids).subquery("people")
-    records = module_records(people, module_ids, []).subquery("module_records")
-    stmt = select(records.c.org_id, records.c.module_id,
-                  func.sum(case((in_window(records.c.first_started, start, end), 1), else_=0)),
-                  func.sum(case((in_window(records.c.first_completed, start, end), 1), else_=0)),
-                  ).group_by(records.c.org_id, records.c.module_id)
-    return {(o, m): (int(s or 0), int(c or 0)) for o, m, s, c in db.session.execute(stmt)}
-
-
-def overview(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int | None = None) -> Overview:
-    """The home table (one row per municipality) or, with ``unit_id``, one municipality's organizations."""
-    courses, modules = cat.selected(filters)
-    module_ids = [m.id for m in modules]
-    org_ids = scope.org_ids(filters)
-    if unit_id is not None:
-        org_ids = [i for i in org_ids if scope.unit_of[i] == unit_id]
-    by_org = org_figures(scope, filters, courses, module_ids, org_ids)
-    targets = scope.members(unit_id) if unit_id is not None else _selected_units(scope, filters)
-    rows = {o.id: Row(o, Figures(completed=dict.fromkeys((c.id for c in courses), 0))) for o in targets}
-    for org_id, figures in by_org.items():
-        key = org_id if unit_id is not None else scope.unit_of[org_id]
-        if key in rows:
-            rows[key].figures.add(figures)
-    ordered = sort_rows(list(rows.values()), filters)
-    counts = module_counts(scope, filters, module_ids, org_ids)
-    module_rows = {m.id: ModuleRow(m, cat.courses_of(m.id)) for m in modules}
-    for (_, module_id), (started, completed) in counts.items():
-        module_rows[module_id].started += started
-        module_rows[module_id].completed += completed
-    return Overview(courses, ordered, _total(ordered, courses), _by_programme(ordered, courses),
-                    list(module_rows.values()))
-
-
-def _selected_units(scope: Scope, filters: Filters) -> list[Organization]:
-    wanted = {scope.unit_of[i] for i in scope.org_ids(filters)}
-    if filters.organization_id is None and filters.programme is None and filters.municipality_id is None:
-        wanted = {u.id for u in scope.units}
-    return [u for u in scope.units if u.id in wanted]
-
-
-def _total(rows: list[Row], courses: list[CourseInfo]) -> Figures:
-    total = Figures(completed=dict.fromkeys((c.id for c in courses), 0))
-    for row in rows:
-        total.add(row.figures)
-    return total
-
-
-def _by_programme(rows: list[Row], courses: list[CourseInfo]) -> list[tuple[str, Figures]]:
-    out = {key: Figures(completed=dict.fromkeys((c.id for c in courses), 0)) for key in PROGRAMME_CHOICES}
-    present = set()
-    for row in rows:
-        out[row.programme].add(row.figures)
-        present.add(row.programme)
-    return [(key, figures) for key, figures in out.items() if key in present]
-
-
-def sort_keys(courses: list[CourseInfo]) -> dict[str, str]:
-    """Valid sort keys with their Japanese labels."""
-    keys = dict(SORT_LABELS)
-    for course in courses:
-        keys[f"done-{course.id}"] = f"{course.title} 修了者"
-        keys[f"rate-{course.id}"] = f"{course.title} 修了率"
-    return keys
-
-
-def sort_rows(rows: list[Row], filters: Filters) -> list[Row]:
-    """Rows (given in code order) sorted by the filters' key; no registrations sort below 0%."""
-    key = filters.sort
-    if key.startswith("done-"):
-        getter = lambda r: r.figures.completed.get(key[5:], 0)  # noqa: E731
-    elif key.startswith("rate-"):
-        getter = lambda r: -1.0 if r.figures.rate(key[5:]) is None else r.figures.rate(key[5:])  # noqa: E731
-    elif key == "name":
-        getter = lambda r: r.org.kana or r.org.name  # noqa: E731
-    elif key in ("registered", "started"):
-        getter = lambda r: getattr(r.figures, key)  # noqa: E731
-    elif key == "last":
-        getter = lambda r: r.figures.last_activity or datetime.min.replace(tzinfo=JST)  # noqa: E731
-    else:
-        getter = lambda r: (r.org.code is None, r.org.code or "", r.org.name)  # noqa: E731
-    return sorted(rows, key=getter, reverse=filters.descending)  # stable: ties keep the code order
+    return select(*columns).group_by(records.c.user_id)
 
 
 def programme_label(key: str) -> str:
     return PROGRAMME_CHOICES.get(key, key)
-
