@@ -126,6 +126,8 @@ def generate(trainees: int, answers: int) -> dict:
                 rows = []
         _bulk(db, insert(Attempt), attempts)
         _bulk(db, insert(Answer), rows)
+        # answers were bulk-inserted, not through the answer path: build their point_mastery summary
+        db.session.execute(text(BACKFILL))
         if db.engine.dialect.name == "postgresql":
             for table in ("users", "user_roles", "attempts", "answers"):
                 db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
@@ -138,6 +140,16 @@ def generate(trainees: int, answers: int) -> dict:
                   **{name: db.session.scalar(select(func.count()).select_from(model))
                      for name, model in (("attempts", Attempt), ("answers", Answer))}}
         return {"big_unit": units[0].id, "counts": counts, "attempts": attempt_id - first_attempt}
+
+
+BACKFILL = """
+INSERT INTO point_mastery (user_id, point_id, answered, score_sum)
+SELECT a.user_id, qp.point_id, count(*), sum(a.score)
+FROM answers a
+JOIN (SELECT max(id) AS id FROM answers WHERE score IS NOT NULL GROUP BY user_id, question_id) latest ON latest.id = a.id
+JOIN question_points qp ON qp.version_id = a.version_id
+GROUP BY a.user_id, qp.point_id
+"""
 
 
 def _bulk(db, statement, rows: list[dict]) -> None:

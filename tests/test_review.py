@@ -28,7 +28,6 @@ def rw(app, tmp_path_factory):
     from trainer.models import Role
     from trainer.services import accounts, mastery_report, orgs
 
-    mastery_report.clear_cache()
     with app.app_context():
         db.session.remove()
         _empty_all_tables()

@@ -97,6 +97,9 @@ class WorldBuilder:
                 token=f"t{attempt.id}-{i}", response=response, score=answer_score if scored else None,
                 rating="best" if scored else None, created_at=started + timedelta(minutes=i + 1)))
         self.db.session.flush()
+        from trainer.services import mastery
+
+        mastery.rebuild([user.id])  # answers were inserted directly: bring the summary up to date
         return attempt
 
     def complete_course(self, user, course_id: str, last_day: datetime, score: float = 80.0):
@@ -180,7 +183,6 @@ def make_world(app, tmp_path_factory) -> dict:
     from trainer.extensions import db
     from trainer.services import accounts, mastery_report, orgs
 
-    mastery_report.clear_cache()
     with app.app_context():
         db.session.remove()
         _empty_all_tables()

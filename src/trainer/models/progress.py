@@ -88,3 +88,16 @@ class Opinion(db.Model):
     module_id: Mapped[str | None] = mapped_column(ForeignKey("modules.id"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PointMastery(db.Model):
+    """Per trainee and point: how many scored questions tagged with the point they answered (their
+    latest answer to each) and the sum of those scores. Kept up to date by the answer path in the
+    same transaction as the answer, so mastery maps read it instead of every answer."""
+
+    __tablename__ = "point_mastery"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    point_id: Mapped[str] = mapped_column(ForeignKey("points.id"), primary_key=True, index=True)
+    answered: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[float] = mapped_column(Float, default=0.0)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trainer.extensions import db
-from trainer.models import Answer, Attempt, Module
+from trainer.models import Answer, Attempt, Module, PointMastery, Question
 from trainer.models.types import utcnow
 from trainer.services import grading, player
 
@@ -31,6 +31,17 @@ _INSERT = {
 _TOUCH = (update(Attempt).where(Attempt.id == bindparam("b_id"))
           .values(position=bindparam("b_position"), last_activity_at=bindparam("b_now"),
                   seconds_spent=bindparam("b_seconds")))
+_PREVIOUS = (select(Answer.score, Answer.version_id)
+             .where(Answer.user_id == bindparam("user_id"), Answer.question_id == bindparam("question_id"),
+                    Answer.score.is_not(None))
+             .order_by(Answer.id.desc()).limit(1))
+_MASTERY = {
+    name: dialect.insert(PointMastery).on_conflict_do_update(
+        index_elements=["user_id", "point_id"],
+        set_={"answered": PointMastery.answered + dialect.insert(PointMastery).excluded.answered,
+              "score_sum": PointMastery.score_sum + dialect.insert(PointMastery).excluded.score_sum})
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _TALLY = select(func.count(), func.avg(Answer.score)).where(Answer.attempt_id == bindparam("attempt_id"))
 _COMPLETE = (update(Attempt).where(Attempt.id == bindparam("b_id"), Attempt.completed_at.is_(None))
              .values(completed_at=bindparam("b_now"), score=bindparam("b_score")))
@@ -73,20 +84,50 @@ def page_version(attempt: AttemptRow, index: int, version_id: int | None,
     return player.version_data(shape.question_ids[index], version_id), shape.total
 
 
+def store(attempt_id: int, user_id: int, version: player.VersionData, response: dict[str, Any],
+          result: grading.Grade, token: str, now: datetime) -> bool:
+    """Insert the answer once (unique attempt + question) and, when it is new and scored, move the
+    trainee's point_mastery from their previous latest answer to this one. True when new."""
+    conn = db.session.connection()
+    previous = None
+    if result.score is not None:
+        previous = conn.execute(_PREVIOUS, {"user_id": user_id, "question_id": version.question_id}).first()
+    inserted = conn.execute(_INSERT[conn.dialect.name], {
+        "attempt_id": attempt_id, "user_id": user_id, "question_id": version.question_id,
+        "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
+        "rating": result.rating, "hidden": False, "created_at": now,
+    }).rowcount
+    if inserted and result.score is not None:
+        old = player.version_data(version.question_id, previous.version_id) if previous else None
+        deltas = mastery_deltas(version.data["points"], result.score, old.data["points"] if old else [],
+                                previous.score if previous else None)
+        conn.execute(_MASTERY[conn.dialect.name], [{"user_id": user_id, **d} for d in deltas])
+    return bool(inserted)
+
+
+def mastery_deltas(points: list[str], score: float, old_points: list[str], old_score: float | None) -> list[dict]:
+    """How a new latest answer changes (answered, score_sum) per point, replacing the previous one."""
+    out = []
+    for point in dict.fromkeys(points):
+        if old_score is not None and point in old_points:
+            out.append({"point_id": point, "answered": 0, "score_sum": score - old_score})
+        else:
+            out.append({"point_id": point, "answered": 1, "score_sum": score})
+    if old_score is not None:
+        out += [{"point_id": p, "answered": -1, "score_sum": -old_score}
+                for p in dict.fromkeys(old_points) if p not in points]
+    return out
+
+
 def answer(attempt: AttemptRow, index: int, version: player.VersionData, total: int,
            raw: dict[str, Any], token: str) -> bool:
     """Store the answer once; returns True when it was new. Raises grading.ResponseError."""
     response = grading.validate(version.type, version.data, raw)
     result = grading.grade(version.type, version.data, response)
-    conn = db.session.connection()
     now = utcnow()
-    inserted = conn.execute(_INSERT[conn.dialect.name], {
-        "attempt_id": attempt.id, "user_id": attempt.user_id, "question_id": version.question_id,
-        "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
-        "rating": result.rating, "hidden": False, "created_at": now,
-    }).rowcount
-    if not inserted:
+    if not store(attempt.id, attempt.user_id, version, response, result, token, now):
         return False
+    conn = db.session.connection()
     gap = (now - attempt.last_activity_at).total_seconds()
     seconds = attempt.seconds_spent + (int(gap) if gap <= player.IDLE_GAP.total_seconds() else 0)
     conn.execute(_TOUCH, {"b_id": attempt.id, "b_position": max(attempt.position, index), "b_now": now,
@@ -97,3 +138,17 @@ def answer(attempt: AttemptRow, index: int, version: player.VersionData, total: 
             score = round(mean * 100, 1) if mean is not None else None
             conn.execute(_COMPLETE, {"b_id": attempt.id, "b_now": now, "b_score": score})
     return True
+
+
+def submit(attempt: Attempt, question: Question, raw: dict[str, Any], token: str,
+           version_id: int | None = None) -> tuple[Answer, bool]:
+    """The same, for callers holding ORM objects (services, tests). Returns (answer, created)."""
+    version = player.version_data(question.id, version_id)
+    response = grading.validate(version.type, version.data, raw)
+    result = grading.grade(version.type, version.data, response)
+    now = utcnow()
+    created = store(attempt.id, attempt.user_id, version, response, result, token, now)
+    if created:
+        player.touch(attempt, now)
+    stmt = select(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question.id)
+    return db.session.scalar(stmt), created

@@ -95,17 +95,10 @@ def question_summaries(modules: list[Module], attempt_filter) -> list[QuestionSu
 
 
 def cohort_point_stats(user_ids: list[int]) -> dict[str, list[tuple[int, float]]]:
-    """point -> [(answered, mean)] per participant, from each one's latest answers (one query)."""
-    if not user_ids:
-        return {}
-    newest = mastery.latest_answers(user_ids)
-    stmt = (select(Answer.user_id, QuestionPoint.point_id, func.count(), func.avg(Answer.score))
-            .select_from(Answer).join(newest, newest.c.id == Answer.id)
-            .join(QuestionPoint, QuestionPoint.version_id == Answer.version_id)
-            .group_by(Answer.user_id, QuestionPoint.point_id))
+    """point -> [(answered, mean)] per participant (from the kept-up point_mastery summary)."""
     out: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for _user, point_id, n, mean in db.session.execute(stmt):
-        out[point_id].append((n, float(mean)))
+    for _user, point_id, stats in mastery.point_stats(user_ids):
+        out[point_id].append(stats)
     return out
 
 

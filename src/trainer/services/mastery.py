@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 
 from trainer.extensions import db
 from trainer.models import Answer, Item, Point, QuestionPoint
+from trainer.models import PointMastery as Summary
 
 SECURE_SCORE = 0.8
 MIN_SECURE_QUESTIONS = 2
@@ -64,15 +65,38 @@ def latest_answers(user_ids: Iterable[int] | None = None, *, user_filter=None):
 
 
 def user_point_stats(user_id: int) -> dict[str, tuple[int, float]]:
-    """point_id -> (questions answered, mean score) for one trainee."""
-    newest = latest_answers([user_id])
-    stmt = (
-        select(QuestionPoint.point_id, func.count(), func.avg(Answer.score))
-        .select_from(Answer).join(newest, newest.c.id == Answer.id)
-        .join(QuestionPoint, QuestionPoint.version_id == Answer.version_id)
-        .group_by(QuestionPoint.point_id)
-    )
-    return {pid: (n, float(mean)) for pid, n, mean in db.session.execute(stmt)}
+    """point_id -> (questions answered, mean score) for one trainee (from point_mastery)."""
+    return {pid: stats for uid, pid, stats in point_stats([user_id])}
+
+
+def point_stats(user_ids: Iterable[int]):
+    """(user_id, point_id, (answered, mean)) for the given trainees, from the kept-up summary."""
+    ids = list(user_ids)
+    if not ids:
+        return []
+    stmt = (select(Summary.user_id, Summary.point_id, Summary.answered, Summary.score_sum)
+            .where(Summary.user_id.in_(ids), Summary.answered > 0))
+    return [(uid, pid, (n, total / n)) for uid, pid, n, total in db.session.execute(stmt)]
+
+
+def computed_point_stats(user_ids: Iterable[int]) -> dict[tuple[int, str], tuple[int, float]]:
+    """The same figures computed from every answer (slow; for rebuilding and checking the summary)."""
+    newest = latest_answers(list(user_ids))
+    stmt = (select(Answer.user_id, QuestionPoint.point_id, func.count(), func.sum(Answer.score))
+            .select_from(Answer).join(newest, newest.c.id == Answer.id)
+            .join(QuestionPoint, QuestionPoint.version_id == Answer.version_id)
+            .group_by(Answer.user_id, QuestionPoint.point_id))
+    return {(uid, pid): (n, float(total)) for uid, pid, n, total in db.session.execute(stmt)}
+
+
+def rebuild(user_ids: Iterable[int]) -> None:
+    """Recompute point_mastery for these trainees from their answers (after bulk loads)."""
+    ids = list(user_ids)
+    db.session.execute(delete(Summary).where(Summary.user_id.in_(ids)))
+    rows = [{"user_id": uid, "point_id": pid, "answered": n, "score_sum": total}
+            for (uid, pid), (n, total) in computed_point_stats(ids).items()]
+    if rows:
+        db.session.execute(insert(Summary), rows)
 
 
 def mastery_grid(stats: dict[str, tuple[int, float]]) -> list[tuple[Item, list[PointMastery]]]:

@@ -8,15 +8,14 @@ groups are hidden too, so that the total minus the shown groups reveals no one.
 """
 from __future__ import annotations
 
-import copy
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, select
 
 from trainer.extensions import db
 from trainer.models import Answer, Item, Organization, Point, QuestionPoint, User
+from trainer.models import PointMastery as Summary
 from trainer.services import mastery
 from trainer.services.review import Filters, Scope, trainees
 
@@ -110,44 +109,31 @@ def suppressed_groups(sizes: dict[int, int], min_group: int) -> set[int]:
     return hidden
 
 
-#: Mastery figures per organization, reused while the data they come from is unchanged. Computing
-#: them reads every scored answer (300,000 answers: about a second); the fingerprint that decides
-#: whether the last result still holds costs a few milliseconds and is checked on every request, so a
-#: result is never stale. A per-process cache of derived numbers only: the database stays the truth.
-_MASTERY_CACHE: OrderedDict[tuple, tuple[tuple, dict[int, GroupMastery]]] = OrderedDict()
-_MASTERY_CACHE_SIZE = 32
-_MASTERY_LOCK = threading.Lock()
-
-
-def _fingerprint(people) -> tuple:
-    """Changes whenever an answer is added or removed, or the set of trainees (or their
-    organizations) changes. Answers are never updated in place."""
-    answers = db.session.execute(select(func.max(Answer.id), func.count()).select_from(Answer)).one()
-    members = db.session.execute(select(func.count(), func.sum(people.c.user_id),
-                                        func.sum(people.c.user_id * people.c.org_id))).one()
-    return (*answers, *members)
-
-
 def _mastery_by_org(scope: Scope, filters: Filters) -> dict[int, GroupMastery]:
+    """Figures per organization: from the point_mastery summary (kept up to date by the answer path),
+    or, when a period limits which answers count, computed from the answers of that period."""
     people = trainees(scope, filters).subquery("people")
-    key = (scope.id, filters.since, filters.until, filters.municipality_id, filters.organization_id, filters.programme)
-    fingerprint = _fingerprint(people)
-    with _MASTERY_LOCK:
-        cached = _MASTERY_CACHE.get(key)
-        if cached is not None and cached[0] == fingerprint:
-            _MASTERY_CACHE.move_to_end(key)
-            return copy.deepcopy(cached[1])
-    groups = _compute_mastery_by_org(people, filters)
-    with _MASTERY_LOCK:
-        _MASTERY_CACHE[key] = (fingerprint, copy.deepcopy(groups))
-        while len(_MASTERY_CACHE) > _MASTERY_CACHE_SIZE:
-            _MASTERY_CACHE.popitem(last=False)
-    return groups
+    if filters.since is None and filters.until is None:
+        return _summary_by_org(people)
+    return _compute_mastery_by_org(people, filters)
 
 
-def clear_cache() -> None:
-    with _MASTERY_LOCK:
-        _MASTERY_CACHE.clear()
+def _summary_by_org(people) -> dict[int, GroupMastery]:
+    mean = Summary.score_sum / Summary.answered
+    secure = and_(Summary.answered >= mastery.MIN_SECURE_QUESTIONS, mean >= mastery.SECURE_SCORE)
+    stmt = (select(people.c.org_id, Summary.point_id, func.sum(case((secure, 1), else_=0)), func.count())
+            .join(people, people.c.user_id == Summary.user_id).where(Summary.answered > 0)
+            .group_by(people.c.org_id, Summary.point_id))
+    groups: dict[int, GroupMastery] = defaultdict(lambda: GroupMastery(None))
+    for org_id, point_id, n_secure, n_answered in db.session.execute(stmt):
+        groups[org_id].secure[point_id] = int(n_secure or 0)
+        groups[org_id].answered[point_id] = int(n_answered)
+    practised = (select(people.c.org_id, func.count(func.distinct(Summary.user_id)))
+                 .join(people, people.c.user_id == Summary.user_id).where(Summary.answered > 0)
+                 .group_by(people.c.org_id))
+    for org_id, n in db.session.execute(practised):
+        groups[org_id].practised = int(n)
+    return dict(groups)
 
 
 def _compute_mastery_by_org(people, filters: Filters) -> dict[int, GroupMastery]:

@@ -11,12 +11,10 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, Module, ModuleStep, Question, QuestionVersion, User
 from trainer.models.types import utcnow
-from trainer.services import grading
 
 #: Gaps longer than this between two actions are not counted as time spent.
 IDLE_GAP = timedelta(minutes=10)
@@ -80,12 +78,6 @@ def reachable(attempt: Attempt, all_pages: list[Page], answered: set[int]) -> in
     return len(all_pages) - 1
 
 
-def _insert_ignore(values: dict[str, Any]):
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(Answer).values(**values).on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
-
-
 def version_for(question: Question, version_id: int | None) -> QuestionVersion:
     """The version the trainee saw (if it is one of this question's), else the current one."""
     if version_id:
@@ -95,15 +87,8 @@ def version_for(question: Question, version_id: int | None) -> QuestionVersion:
     return question.current_version
 
 
-def submit(attempt: Attempt, question: Question, raw: dict[str, Any], token: str,
-           version_id: int | None = None) -> tuple[Answer, bool]:
-    """Record an answer once per (attempt, question). Returns (answer, created)."""
-    created = record(attempt, version_data(question.id, version_id), raw, token)
-    answer = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question.id))
-    return answer, created
-
-
-def _touch(attempt: Attempt, now) -> None:
+def touch(attempt: Attempt, now) -> None:
+    """Note activity: add the gap since the last action to the time spent, unless it was idle."""
     gap = now - attempt.last_activity_at
     if gap <= IDLE_GAP:
         attempt.seconds_spent += int(gap.total_seconds())
@@ -117,7 +102,7 @@ def finish_if_complete(attempt: Attempt, module: Module) -> bool:
 
 def move_to(attempt: Attempt, index: int, last_index: int) -> None:
     attempt.position = max(0, min(index, last_index))
-    _touch(attempt, utcnow())
+    touch(attempt, utcnow())
 
 
 # --- the answer hot path -------------------------------------------------------------------
@@ -181,21 +166,6 @@ def version_data(question_id: int, version_id: int | None) -> VersionData:
         versions.clear()
     versions[found.id] = found
     return found
-
-
-def record(attempt: Attempt, version: VersionData, raw: dict[str, Any], token: str) -> bool:
-    """Validate, grade and insert once (unique attempt+question). True when newly stored."""
-    response = grading.validate(version.type, version.data, raw)
-    result = grading.grade(version.type, version.data, response)
-    now = utcnow()
-    inserted = db.session.execute(_insert_ignore({
-        "attempt_id": attempt.id, "user_id": attempt.user_id, "question_id": version.question_id,
-        "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
-        "rating": result.rating, "hidden": False, "created_at": now,
-    })).rowcount
-    if inserted:
-        _touch(attempt, now)
-    return bool(inserted)
 
 
 def has_answer(attempt: Attempt, question_id: int) -> bool:
