@@ -17,7 +17,7 @@ from trainer.models import (
     Workshop, WorkshopParticipant,
 )
 from trainer.services import mastery, player, progress
-from trainer.services.spreadsheets import xlsx_bytes
+from trainer.services.exports import Table, xlsx_file
 from trainer.dates import jst
 
 RATING_LABELS = {"best": "最適", "acceptable": "許容", "caution": "要注意"}
@@ -184,5 +184,7 @@ def record_xlsx(workshop: Workshop) -> bytes:
     points = [["ID", "支援のポイント", "回答した参加者", "平均", "定着", "学習中", "未練習"]] + [
         [p.id, p.title, n, "" if m is None else round(m * 100), s["secure"], s["learning"], s["none"]]
         for p, n, m, s in report_.points]
-    return xlsx_bytes([("受講記録", record_rows(workshop, report_)), ("問い別の回答", distribution_rows(report_)),
-                       ("ポイント別", points)])
+    sheets = [("受講記録", list(record_rows(workshop, report_))), ("問い別の回答", list(distribution_rows(report_))),
+              ("ポイント別", points)]
+    with xlsx_file([Table(title, rows[0], rows[1:]) for title, rows in sheets]) as handle:
+        return handle.read()
