@@ -31,6 +31,7 @@ AREA_MATRIX = [
     ("GET", "/facilitate/workshops/{w}/qr.svg", OWNED),
     ("POST", "/facilitate/workshops/{w}/live", OWNED_POST),
     ("GET", "/facilitate/workshops/{w}/dashboard", OWNED),
+    ("GET", "/facilitate/cohort?w={w}", OWNED),
     ("GET", "/facilitate/workshops/{w}/record.csv", OWNED),
     ("GET", "/facilitate/workshops/{w}/record.xlsx", OWNED),
     ("GET", "/facilitate/live/{s}", OWNED),

@@ -272,3 +272,15 @@ def test_two_facilitators_share_one_state(app, people, make_user):
     with app.app_context():
         session = db.session.get(LiveSession, sid)
         assert session.page == 2 and session.version == 3
+
+
+def test_cohort_of_several_workshops(app, people):
+    fac, trainees = people
+    client = _client(app, fac.login_id)
+    first = _create(client, participants="tr-0")
+    second = _create(client, title="第2回", participants="tr-1 tr-2")
+    body = client.get(f"/facilitate/cohort?w={first}&w={second}").get_data(as_text=True)
+    assert all(f"受講者{i}" in body for i in range(3))
+    only = client.get(f"/facilitate/cohort?w={second}").get_data(as_text=True)
+    assert "受講者0" not in only and "受講者1" in only
+    assert client.get("/facilitate/cohort").status_code == 302

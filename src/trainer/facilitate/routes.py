@@ -193,7 +193,19 @@ def debrief(session_id: int):
 @bp.get("/workshops/<int:workshop_id>/dashboard")
 def dashboard(workshop_id: int):
     ws = _workshop(workshop_id)
-    return render_template("facilitate/dashboard.html", workshop=ws, report=cohort.report(ws))
+    return render_template("facilitate/dashboard.html", workshop=ws, title=ws.title, report=cohort.report(ws))
+
+
+@bp.get("/cohort")
+def cohort_dashboard():
+    """Several of the facilitator's own workshops as one cohort."""
+    ids = request.args.getlist("w", type=int)
+    chosen = [_workshop(i) for i in dict.fromkeys(ids)]
+    if not chosen:
+        flash("まとめて見る研修会を1つ以上選んでください。", "error")
+        return redirect(url_for("facilitate.home"))
+    title = "、".join(w.title for w in chosen)
+    return render_template("facilitate/dashboard.html", workshop=None, title=title, report=cohort.workshops_report(chosen))
 
 
 @bp.get("/workshops/<int:workshop_id>/record.<kind>")

@@ -135,13 +135,26 @@ def before_after(modules: list[Module], attempt_filter) -> list[tuple[Point, flo
 
 
 def report(workshop: Workshop) -> Report:
-    modules = workshop_modules(workshop)
-    people = participants(workshop)
+    return cohort_report(participants(workshop), workshop_modules(workshop), Attempt.workshop_id == workshop.id)
+
+
+def workshops_report(chosen: list[Workshop]) -> Report:
+    """A cohort made of several workshops: all their participants and modules, their attempts."""
+    people = {u.id: (u, org) for w in chosen for u, org in participants(w)}
+    modules = {m.id: m for w in chosen for m in workshop_modules(w)}
+    in_any = Attempt.workshop_id.in_([w.id for w in chosen])
+    ordered = sorted(people.values(), key=lambda p: (p[0].furigana or "", p[0].display_name))
+    return cohort_report(ordered, list(modules.values()), in_any)
+
+
+def cohort_report(people: list[tuple[User, Organization]], modules: list[Module], in_cohort) -> Report:
+    """Progress matrix, answer distributions (attempts matching ``in_cohort``), point mastery, before/after."""
+    points = progress.module_points()
     matrix = []
     for user, org in people:
-        rows = {r.module.id: r for r in progress.statuses(user, modules)}
+        rows = {r.module.id: r for r in progress.statuses(user, modules, points)}
         matrix.append((user, org, [rows[m.id] for m in modules]))
-    in_workshop = Attempt.workshop_id == workshop.id
+    in_workshop = in_cohort
     prows = point_rows([u.id for u, _ in people])
     items = db.session.scalars(select(Item).order_by(Item.number)).all()
     grid = [(item, [r for r in prows if r[0].item_id == item.id]) for item in items]

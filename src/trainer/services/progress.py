@@ -44,10 +44,11 @@ def active_modules() -> list[Module]:
     return list(db.session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.sort)))
 
 
-def statuses(user: User, modules: list[Module] | None = None) -> list[ModuleStatus]:
+def statuses(user: User, modules: list[Module] | None = None,
+             points: dict[str, list[str]] | None = None) -> list[ModuleStatus]:
     """Every active module with this trainee's status, score, last activity and time spent."""
     modules = modules if modules is not None else active_modules()
-    points = module_points()
+    points = points if points is not None else module_points()
     rows = {m.id: ModuleStatus(m, points.get(m.id, [])) for m in modules}
     attempts = db.session.scalars(select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.number))
     for attempt in attempts:
