@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, exists, func, select
 
 from trainer.extensions import db
 from trainer.models import Answer, Item, Organization, Point, QuestionPoint, User
@@ -128,9 +128,8 @@ def _summary_by_org(people) -> dict[int, GroupMastery]:
     for org_id, point_id, n_secure, n_answered in db.session.execute(stmt):
         groups[org_id].secure[point_id] = int(n_secure or 0)
         groups[org_id].answered[point_id] = int(n_answered)
-    practised = (select(people.c.org_id, func.count(func.distinct(Summary.user_id)))
-                 .join(people, people.c.user_id == Summary.user_id).where(Summary.answered > 0)
-                 .group_by(people.c.org_id))
+    has_practised = exists().where(Summary.user_id == people.c.user_id, Summary.answered > 0)
+    practised = select(people.c.org_id, func.count()).where(has_practised).group_by(people.c.org_id)
     for org_id, n in db.session.execute(practised):
         groups[org_id].practised = int(n)
     return dict(groups)
