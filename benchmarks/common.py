@@ -34,7 +34,7 @@ def server_env(instance: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:
+def start_gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = int(os.environ.get("BENCH_THREADS", "8"))) -> subprocess.Popen:
     worker = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "-w", str(workers), *worker, "-b",

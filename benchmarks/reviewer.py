@@ -128,6 +128,7 @@ def generate(trainees: int, answers: int) -> dict:
         _bulk(db, insert(Answer), rows)
         # answers were bulk-inserted, not through the answer path: build their point_mastery summary
         db.session.execute(text(BACKFILL))
+        db.session.execute(text("UPDATE mastery_watermark SET answer_id = (SELECT max(id) FROM answers)"))
         if db.engine.dialect.name == "postgresql":
             for table in ("users", "user_roles", "attempts", "answers"):
                 db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))

@@ -1,5 +1,5 @@
-"""The point_mastery summary kept by the answer path equals what the answers say, through retakes,
-double submits, and a question whose new version practises other points."""
+"""The point_mastery summary, brought up to date before it is read, equals what the answers say,
+through retakes, double submits, and a question whose new version practises other points."""
 from __future__ import annotations
 
 import random
@@ -14,7 +14,6 @@ from trainer.content.sync import import_content
 from trainer.extensions import db
 from trainer.models import Module, PointMastery, Role
 from trainer.services import answering, mastery, player
-from trainer.services.answering import mastery_deltas
 
 
 def _summary(user_ids) -> dict:
@@ -60,7 +59,9 @@ def test_summary_follows_retakes_and_new_versions(app_ctx, small_content, make_u
     for user in users:
         _play(db.session.merge(user), "m-case-01", rng)
         _play(db.session.merge(user), "m-values", rng)
+    assert mastery.refresh_summary() == 3
     assert _summary(ids) == _computed(ids) != {}
+    assert mastery.refresh_summary() == 0  # nothing new: nothing recomputed
     # the question case-01-q1 now practises other points (a new version)
     root = tmp_path / "edited"
     shutil.copytree(FIXTURE_CONTENT, root)
@@ -73,23 +74,18 @@ def test_summary_follows_retakes_and_new_versions(app_ctx, small_content, make_u
     db.session.commit()
     for user in users[:2]:
         _play(db.session.merge(user), "m-case-01", rng, retake=True)
+    assert _summary(ids) != _computed(ids)  # the retakes are not folded in yet
+    assert mastery.refresh_summary() == 2
     assert _summary(ids) == _computed(ids)
     stats = mastery.user_point_stats(ids[0])
     assert stats == {pid: (n, total / n) for (uid, pid), (n, total) in mastery.computed_point_stats([ids[0]]).items()}
-
-
-def test_deltas():
-    assert mastery_deltas(["P01", "P02"], 1.0, [], None) == [
-        {"point_id": "P01", "answered": 1, "score_sum": 1.0}, {"point_id": "P02", "answered": 1, "score_sum": 1.0}]
-    assert mastery_deltas(["P01", "P03"], 0.5, ["P01", "P02"], 1.0) == [
-        {"point_id": "P01", "answered": 0, "score_sum": -0.5}, {"point_id": "P03", "answered": 1, "score_sum": 0.5},
-        {"point_id": "P02", "answered": -1, "score_sum": -1.0}]
 
 
 def test_rebuild_matches(app_ctx, small_content, make_user):
     rng = random.Random(3)
     user = make_user(Role.TRAINEE)
     _play(db.session.merge(user), "m-case-01", rng)
+    mastery.refresh_summary()
     before = _summary([user.id])
     db.session.execute(PointMastery.__table__.delete())
     mastery.rebuild([user.id])

@@ -97,9 +97,6 @@ class WorldBuilder:
                 token=f"t{attempt.id}-{i}", response=response, score=answer_score if scored else None,
                 rating="best" if scored else None, created_at=started + timedelta(minutes=i + 1)))
         self.db.session.flush()
-        from trainer.services import mastery
-
-        mastery.rebuild([user.id])  # answers were inserted directly: bring the summary up to date
         return attempt
 
     def complete_course(self, user, course_id: str, last_day: datetime, score: float = 80.0):

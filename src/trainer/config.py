@@ -67,7 +67,7 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("SECURE_COOKIES", production),
-        "SESSION_REFRESH_EACH_REQUEST": True,
+        "SESSION_REFRESH_EACH_REQUEST": False,  # refreshed once a minute instead (web._idle_timeout)
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=int(_env("IDLE_MINUTES", "120"))),
         "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),

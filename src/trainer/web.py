@@ -1,6 +1,7 @@
 """The register_* steps of create_app(): extensions, security, blueprints, templates, errors."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from flask import Flask, render_template, request, session
@@ -83,8 +84,13 @@ def register_security(app: Flask) -> None:
 
     @app.before_request
     def _idle_timeout() -> None:
-        if not session.permanent:  # PERMANENT_SESSION_LIFETIME + refresh = idle timeout
+        """Idle timeout: the permanent session's expiry moves on with activity, at most once a
+        minute (re-signing the cookie on every request would cost every request)."""
+        if not session.permanent:
             session.permanent = True
+        now = int(time.time())
+        if now - session.get("_seen", 0) >= 60:
+            session["_seen"] = now
 
     @app.after_request
     def _headers(response):
@@ -109,6 +115,8 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, learn_bp, live_bp, facilitate_bp, review_bp, admin_bp):
         app.register_blueprint(blueprint)
+    for blueprint in (learn_bp, live_bp, facilitate_bp, review_bp, admin_bp):
+        limiter.exempt(blueprint)  # only sign-in, joining and verification carry rate limits
     from trainer.cli import register_commands
 
     register_commands(app)

@@ -7,7 +7,7 @@ from trainer.models.content import (
     Case, ContentRelease, Course, FrameworkEntry, Item, Module, ModuleStep, Point, Question, QuestionPoint,
     QuestionVersion, Stage,
 )
-from trainer.models.progress import Answer, Attempt, Certificate, Opinion, PointMastery
+from trainer.models.progress import Answer, Attempt, Certificate, MasteryWatermark, Opinion, PointMastery
 from trainer.models.org import Organization, OrgKind, Programme
 from trainer.models.user import Role, User, UserRole
 from trainer.models.workshop import (
@@ -15,6 +15,6 @@ from trainer.models.workshop import (
 )
 
 __all__ = [
-    "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
+    "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryWatermark", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
     "Question", "QuestionPoint", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
     "LiveSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]

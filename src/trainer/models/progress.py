@@ -92,8 +92,9 @@ class Opinion(db.Model):
 
 class PointMastery(db.Model):
     """Per trainee and point: how many scored questions tagged with the point they answered (their
-    latest answer to each) and the sum of those scores. Kept up to date by the answer path in the
-    same transaction as the answer, so mastery maps read it instead of every answer."""
+    latest answer to each) and the sum of those scores — a summary for jurisdiction-wide mastery
+    maps. Derived from the answers and brought up to date before it is read (services/mastery:
+    refresh_summary), so the answer path stays one short insert."""
 
     __tablename__ = "point_mastery"
 
@@ -101,3 +102,12 @@ class PointMastery(db.Model):
     point_id: Mapped[str] = mapped_column(ForeignKey("points.id"), primary_key=True, index=True)
     answered: Mapped[int] = mapped_column(default=0)
     score_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class MasteryWatermark(db.Model):
+    """The highest answer id already folded into point_mastery (a single row, id 1)."""
+
+    __tablename__ = "mastery_watermark"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(default=0)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trainer.extensions import db
-from trainer.models import Answer, Attempt, Module, PointMastery, Question
+from trainer.models import Answer, Attempt, Module, Question
 from trainer.models.types import utcnow
 from trainer.services import grading, player
 
@@ -31,17 +31,6 @@ _INSERT = {
 _TOUCH = (update(Attempt).where(Attempt.id == bindparam("b_id"))
           .values(position=bindparam("b_position"), last_activity_at=bindparam("b_now"),
                   seconds_spent=bindparam("b_seconds")))
-_PREVIOUS = (select(Answer.score, Answer.version_id)
-             .where(Answer.user_id == bindparam("user_id"), Answer.question_id == bindparam("question_id"),
-                    Answer.score.is_not(None))
-             .order_by(Answer.id.desc()).limit(1))
-_MASTERY = {
-    name: dialect.insert(PointMastery).on_conflict_do_update(
-        index_elements=["user_id", "point_id"],
-        set_={"answered": PointMastery.answered + dialect.insert(PointMastery).excluded.answered,
-              "score_sum": PointMastery.score_sum + dialect.insert(PointMastery).excluded.score_sum})
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
 _TALLY = select(func.count(), func.avg(Answer.score)).where(Answer.attempt_id == bindparam("attempt_id"))
 _COMPLETE = (update(Attempt).where(Attempt.id == bindparam("b_id"), Attempt.completed_at.is_(None))
              .values(completed_at=bindparam("b_now"), score=bindparam("b_score")))
@@ -86,37 +75,14 @@ def page_version(attempt: AttemptRow, index: int, version_id: int | None,
 
 def store(attempt_id: int, user_id: int, version: player.VersionData, response: dict[str, Any],
           result: grading.Grade, token: str, now: datetime) -> bool:
-    """Insert the answer once (unique attempt + question) and, when it is new and scored, move the
-    trainee's point_mastery from their previous latest answer to this one. True when new."""
+    """Insert the answer once (unique attempt + question); True when it is new."""
     conn = db.session.connection()
-    previous = None
-    if result.score is not None:
-        previous = conn.execute(_PREVIOUS, {"user_id": user_id, "question_id": version.question_id}).first()
     inserted = conn.execute(_INSERT[conn.dialect.name], {
         "attempt_id": attempt_id, "user_id": user_id, "question_id": version.question_id,
         "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
         "rating": result.rating, "hidden": False, "created_at": now,
     }).rowcount
-    if inserted and result.score is not None:
-        old = player.version_data(version.question_id, previous.version_id) if previous else None
-        deltas = mastery_deltas(version.data["points"], result.score, old.data["points"] if old else [],
-                                previous.score if previous else None)
-        conn.execute(_MASTERY[conn.dialect.name], [{"user_id": user_id, **d} for d in deltas])
     return bool(inserted)
-
-
-def mastery_deltas(points: list[str], score: float, old_points: list[str], old_score: float | None) -> list[dict]:
-    """How a new latest answer changes (answered, score_sum) per point, replacing the previous one."""
-    out = []
-    for point in dict.fromkeys(points):
-        if old_score is not None and point in old_points:
-            out.append({"point_id": point, "answered": 0, "score_sum": score - old_score})
-        else:
-            out.append({"point_id": point, "answered": 1, "score_sum": score})
-    if old_score is not None:
-        out += [{"point_id": p, "answered": -1, "score_sum": -old_score}
-                for p in dict.fromkeys(old_points) if p not in points]
-    return out
 
 
 def answer(attempt: AttemptRow, index: int, version: player.VersionData, total: int,

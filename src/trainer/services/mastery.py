@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, insert, select
 
 from trainer.extensions import db
 from trainer.models import Answer, Item, Point, QuestionPoint
+from trainer.models import MasteryWatermark as Watermark
 from trainer.models import PointMastery as Summary
 
 SECURE_SCORE = 0.8
@@ -65,18 +66,16 @@ def latest_answers(user_ids: Iterable[int] | None = None, *, user_filter=None):
 
 
 def user_point_stats(user_id: int) -> dict[str, tuple[int, float]]:
-    """point_id -> (questions answered, mean score) for one trainee (from point_mastery)."""
+    """point_id -> (questions answered, mean score) for one trainee."""
     return {pid: stats for uid, pid, stats in point_stats([user_id])}
 
 
 def point_stats(user_ids: Iterable[int]):
-    """(user_id, point_id, (answered, mean)) for the given trainees, from the kept-up summary."""
+    """(user_id, point_id, (answered, mean)) for the given trainees, from their latest answers."""
     ids = list(user_ids)
     if not ids:
         return []
-    stmt = (select(Summary.user_id, Summary.point_id, Summary.answered, Summary.score_sum)
-            .where(Summary.user_id.in_(ids), Summary.answered > 0))
-    return [(uid, pid, (n, total / n)) for uid, pid, n, total in db.session.execute(stmt)]
+    return [(uid, pid, (n, total / n)) for (uid, pid), (n, total) in computed_point_stats(ids).items() if n]
 
 
 def computed_point_stats(user_ids: Iterable[int]) -> dict[tuple[int, str], tuple[int, float]]:
@@ -90,13 +89,34 @@ def computed_point_stats(user_ids: Iterable[int]) -> dict[tuple[int, str], tuple
 
 
 def rebuild(user_ids: Iterable[int]) -> None:
-    """Recompute point_mastery for these trainees from their answers (after bulk loads)."""
+    """Recompute point_mastery for these trainees from their answers."""
     ids = list(user_ids)
-    db.session.execute(delete(Summary).where(Summary.user_id.in_(ids)))
-    rows = [{"user_id": uid, "point_id": pid, "answered": n, "score_sum": total}
-            for (uid, pid), (n, total) in computed_point_stats(ids).items()]
-    if rows:
-        db.session.execute(insert(Summary), rows)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        db.session.execute(delete(Summary).where(Summary.user_id.in_(chunk)))
+        rows = [{"user_id": uid, "point_id": pid, "answered": n, "score_sum": total}
+                for (uid, pid), (n, total) in computed_point_stats(chunk).items()]
+        if rows:
+            db.session.execute(insert(Summary), rows)
+
+
+def refresh_summary() -> int:
+    """Fold answers stored since the last refresh into point_mastery; returns how many trainees
+    were recomputed. Derived data only: any number of processes may call it, and they serialize
+    on the watermark row. Called before the summary is read, so it is never stale."""
+    newest = db.session.scalar(select(func.max(Answer.id))) or 0
+    mark = db.session.scalar(select(Watermark).where(Watermark.id == 1).with_for_update())
+    if mark is None:
+        mark = Watermark(id=1, answer_id=0)
+        db.session.add(mark)
+    if newest <= mark.answer_id:
+        return 0
+    users = list(db.session.scalars(select(Answer.user_id).distinct().where(
+        Answer.id > mark.answer_id, Answer.id <= newest, Answer.score.is_not(None))))
+    rebuild(users)
+    mark.answer_id = newest
+    db.session.flush()
+    return len(users)
 
 
 def mastery_grid(stats: dict[str, tuple[int, float]]) -> list[tuple[Item, list[PointMastery]]]:

@@ -110,10 +110,12 @@ def suppressed_groups(sizes: dict[int, int], min_group: int) -> set[int]:
 
 
 def _mastery_by_org(scope: Scope, filters: Filters) -> dict[int, GroupMastery]:
-    """Figures per organization: from the point_mastery summary (kept up to date by the answer path),
-    or, when a period limits which answers count, computed from the answers of that period."""
+    """Figures per organization: from the point_mastery summary (brought up to date first), or, when
+    a period limits which answers count, computed from the answers of that period."""
     people = trainees(scope, filters).subquery("people")
     if filters.since is None and filters.until is None:
+        if mastery.refresh_summary():
+            db.session.commit()  # derived data only: keep what was folded in for the next view
         return _summary_by_org(people)
     return _compute_mastery_by_org(people, filters)
 
