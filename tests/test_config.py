@@ -64,3 +64,16 @@ def test_production_sets_secure_cookies(tmp_path, monkeypatch):
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_instance_folder_is_created_for_the_default_database(tmp_path, monkeypatch):
+    instance = tmp_path / "new" / "instance"
+    monkeypatch.setenv("TRAINER_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("TRAINER_SECRET_KEY", "s" * 40)  # no generated key file to create the folder
+    monkeypatch.delenv("TRAINER_DATABASE_URL", raising=False)
+    app = create_app()
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        db.engine.dispose()
+    assert (instance / "trainer.sqlite3").exists()

@@ -53,9 +53,10 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         _check_production_secret(secret)
     elif not secret:
         secret = _instance_secret(instance_path)
-    database_url = overrides.get("SQLALCHEMY_DATABASE_URI") or _env("DATABASE_URL") or (
-        f"sqlite:///{instance_path / 'trainer.sqlite3'}"
-    )
+    database_url = overrides.get("SQLALCHEMY_DATABASE_URI") or _env("DATABASE_URL")
+    if not database_url:  # the embedded default: a SQLite file in the instance folder
+        instance_path.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance_path / 'trainer.sqlite3'}"
     config = {
         "TRAINER_ENV": env_name,
         "SECRET_KEY": secret,
