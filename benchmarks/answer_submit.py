@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Client, percentiles, process_tree_cpu, server_env, start_gunicorn, stop, free_port  # noqa: E402
+from common import (  # noqa: E402
+    Client, answer_form, free_port, percentiles, process_tree_cpu, server_env, start_gunicorn, stop,
+)
 
 PAGE_RE = re.compile(r"/learn/attempts/(\d+)/pages/(\d+)")
 PASSWORD = "bench-password-1"
@@ -59,21 +61,6 @@ with app.app_context():
 """
     result = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def answer_form(page: dict) -> dict:
-    data = page["data"]
-    if page["type"] == "single":
-        return {"choice": random.choice(data["choices"])["id"]}
-    if page["type"] == "multiple":
-        return {"choices": [c["id"] for c in data["choices"] if random.random() < 0.5] or [data["choices"][0]["id"]]}
-    if page["type"] == "ordering":
-        order = list(data["order"])
-        random.shuffle(order)
-        return {f"rank-{cid}": str(i + 1) for i, cid in enumerate(order)}
-    if page["type"] == "reflection":
-        return {"text": "本人のペースを大切にし、家族の疲れにも目を向けたい。"}
-    return {f"rating-{p}": str(random.randint(1, 5)) for p in data["points"]}
 
 
 class Trainee(threading.Thread):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import random
 import re
 import signal
 import socket
@@ -125,3 +126,19 @@ def percentiles(values: list[float]) -> dict[str, float]:
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
     return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": ordered[-1]}
+
+
+def answer_form(page: dict) -> dict:
+    """A plausible random answer to a question page, as the player's form would post it."""
+    data = page["data"]
+    if page["type"] == "single":
+        return {"choice": random.choice(data["choices"])["id"]}
+    if page["type"] == "multiple":
+        return {"choices": [c["id"] for c in data["choices"] if random.random() < 0.5] or [data["choices"][0]["id"]]}
+    if page["type"] == "ordering":
+        order = list(data["order"])
+        random.shuffle(order)
+        return {f"rank-{cid}": str(i + 1) for i, cid in enumerate(order)}
+    if page["type"] == "reflection":
+        return {"text": "本人のペースを大切にし、家族の疲れにも目を向けたい。"}
+    return {f"rating-{p}": str(random.randint(1, 5)) for p in data["points"]}

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Client, free_port, percentiles, server_env, start_gunicorn, stop  # noqa: E402
+from common import Client, answer_form, free_port, percentiles, server_env, start_gunicorn, stop  # noqa: E402
 
 PASSWORD = "bench-password-1"
 MODULE = "m-values"
@@ -66,21 +66,6 @@ with app.app_context():
     return found["session"], found["pages"]
 
 
-def form_for(page: dict) -> dict:
-    data = page["data"]
-    if page["type"] == "single":
-        return {"choice": random.choice(data["choices"])["id"]}
-    if page["type"] == "multiple":
-        return {"choices": [c["id"] for c in data["choices"] if random.random() < 0.5] or [data["choices"][0]["id"]]}
-    if page["type"] == "ordering":
-        order = list(data["order"])
-        random.shuffle(order)
-        return {f"rank-{cid}": str(i + 1) for i, cid in enumerate(order)}
-    if page["type"] == "reflection":
-        return {"text": "本人と家族それぞれの思いを大切にしたい。"}
-    return {f"rating-{p}": str(random.randint(1, 5)) for p in data["points"]}
-
-
 class Participant(threading.Thread):
     def __init__(self, n, port, sid, pages, stats, stop_event):
         super().__init__(daemon=True)
@@ -114,7 +99,7 @@ class Participant(threading.Thread):
             return
         info = self.pages[int(page.group(1)) - 1]
         time.sleep(random.uniform(1, 8))
-        form = {"token": f"{self.n}-{info['index']}", "version": match.group(1), **form_for(info)}
+        form = {"token": f"{self.n}-{info['index']}", "version": match.group(1), **answer_form(info)}
         started = time.perf_counter()
         try:
             status, _, _ = self.client.request("POST", f"/live/{self.sid}/answer", form)
