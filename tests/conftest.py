@@ -19,6 +19,12 @@ PASSWORD = "correct-horse-42"
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: their live server and browser threads must not run beside the unit tests
+    (some measure memory), and the fast tests report first."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath).replace("\\", "/"))
+
+
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("TRAINER_TEST_DATABASE_URL")
     if url:

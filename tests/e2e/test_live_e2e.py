@@ -74,7 +74,8 @@ def test_live_question_end_to_end(browser, e2e_app, live_server, screenshot):
     p3.get_by_role("button", name="登録して参加する").click()
     for p in (p1, p2, p3):
         p.goto(f"{live_server}/learn/workshops")
-        p.get_by_role("link", name="ライブに参加する").first.click()
+        section = p.locator("section.panel", has_text="ライブ研修会（ブラウザ試験）")
+        section.get_by_role("link", name="ライブに参加する").first.click()
         expect(p.locator("#live-panel")).to_be_visible()
 
     target = _first_single_page(e2e_app)
