@@ -42,7 +42,7 @@ def _own_attempt(attempt_id: int) -> Attempt:
 def home():
     rows = progress.statuses(current_user)
     in_progress = sorted((r for r in rows if r.status == "in_progress"), key=lambda r: r.last_activity, reverse=True)
-    return render_template("learn/home.html", in_progress=in_progress, courses=progress.courses(current_user),
+    return render_template("learn/home.html", in_progress=in_progress, courses=progress.courses(current_user, rows),
                            workshops=workshops.attended_by(current_user),
                            completed=sum(1 for r in rows if r.status == "completed"), total=len(rows))
 

@@ -108,8 +108,9 @@ def passes(row: ModuleStatus, pass_score: int | None) -> bool:
     return pass_score is None or (row.best_score or 0) >= pass_score
 
 
-def courses(user: User) -> list[CourseStatus]:
-    rows = {r.module.id: r for r in statuses(user)}
+def courses(user: User, rows: list[ModuleStatus] | None = None) -> list[CourseStatus]:
+    """Each active course with the trainee's module statuses (reusing ``rows`` when given)."""
+    rows = {r.module.id: r for r in (rows if rows is not None else statuses(user))}
     out = []
     for course in db.session.scalars(select(Course).where(Course.retired_at.is_(None)).order_by(Course.sort)):
         mods = [(rows[mid], passes(rows[mid], course.pass_score)) for mid in course.module_ids if mid in rows]
