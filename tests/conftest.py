@@ -5,12 +5,15 @@ Set TRAINER_TEST_DATABASE_URL=postgresql://127.0.0.1/test to run the suite on Po
 from __future__ import annotations
 
 import os
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import text
 
 from trainer import create_app
+from trainer.dates import JST, today_jst
 from trainer.extensions import db, limiter
 from trainer.models import Organization, OrgKind, Role
 from trainer.services import accounts, orgs
@@ -96,6 +99,15 @@ def clean_db(app):
     yield
     with app.app_context():
         db.session.remove()
+
+
+@pytest.fixture
+def midday():
+    """The clock at 12:00 in Japan today, still ticking: an event "today 00:00-23:59" is under way
+    whatever the real date and hour (tests never name a calendar date that can expire)."""
+    day = today_jst()
+    with time_machine.travel(datetime.combine(day, time(12), tzinfo=JST), tick=True):
+        yield day
 
 
 @pytest.fixture

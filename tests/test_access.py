@@ -112,7 +112,7 @@ def _attempt_and_certificate(app, user) -> tuple[int, str]:
     """An attempt and a certificate that belong to ``user``."""
     from trainer.extensions import db
     from trainer.models import Attempt, Certificate
-    from trainer.models.types import utcnow
+    from trainer.dates import utcnow
 
     with app.app_context():
         attempt = Attempt(user_id=user.id, module_id="m-case-01")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.conftest import PASSWORD
 from trainer.extensions import db
 from trainer.models import AuditEvent, Role
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 
 GENERIC = "ログインIDまたはパスワードが正しくありません。"
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import PASSWORD
 from trainer.extensions import db
 from trainer.models import Role
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 
 VISITORS = ("anonymous", "trainee1", "trainee2", "fac1", "fac2", "reviewer", "admin")
 

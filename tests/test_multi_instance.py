@@ -10,7 +10,7 @@ from trainer.extensions import db
 from trainer.models import Role
 
 
-def test_live_state_is_shared_between_instances(app, make_user, small_content):
+def test_live_state_is_shared_between_instances(app, make_user, small_content, midday):
     other = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
                         "WTF_CSRF_ENABLED": False, "SECRET_KEY": app.config["SECRET_KEY"],
                         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
@@ -19,7 +19,7 @@ def test_live_state_is_shared_between_instances(app, make_user, small_content):
     facilitator = app.test_client()
     facilitator.post("/auth/login", data={"login_id": "fac-x", "password": PASSWORD})
     response = facilitator.post("/facilitate/workshops/new", data={
-        "title": "二台構成", "day": "2026-11-27", "start": "00:00", "end": "23:59", "modules": ["m-case-01"],
+        "title": "二台構成", "day": midday.isoformat(), "start": "00:00", "end": "23:59", "modules": ["m-case-01"],
         "participants": "tr-x"})
     wid = int(re.search(r"/workshops/(\d+)", response.headers["Location"]).group(1))
     sid = int(re.search(r"/live/(\d+)", facilitator.post(f"/facilitate/workshops/{wid}/live",

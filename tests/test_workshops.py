@@ -13,15 +13,20 @@ from sqlalchemy import func, select
 from tests.conftest import PASSWORD
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, LiveSession, Module, Role, User, Workshop, WorkshopParticipant
-from trainer.models.types import utcnow
+from trainer.dates import today_jst, utcnow
 from trainer.services import player
 
 
 @pytest.fixture
-def people(app, make_user, small_content):
+def people(app, make_user, small_content, midday):
     fac = make_user(Role.FACILITATOR, login_id="fac-a", name="進行 役")
     trainees = [make_user(Role.TRAINEE, login_id=f"tr-{i}", name=f"受講者{i}") for i in range(3)]
     return fac, trainees
+
+
+def _today() -> str:
+    """The workshop day: today on the app's clock (the midday fixture holds it at noon)."""
+    return today_jst().isoformat()
 
 
 def _client(app, login_id):
@@ -31,7 +36,7 @@ def _client(app, login_id):
 
 
 def _create(fac_client, **extra) -> int:
-    data = {"title": "ひきこもり支援研修会", "day": "2026-11-27", "start": "00:00", "end": "23:59", "venue": "市役所 会議室",
+    data = {"title": "ひきこもり支援研修会", "day": _today(), "start": "00:00", "end": "23:59", "venue": "市役所 会議室",
             "modules": ["m-case-01", "m-values"], **extra}
     response = fac_client.post("/facilitate/workshops/new", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)[:400]
@@ -47,13 +52,13 @@ def _pages(app, module_id="m-case-01"):
 def test_create_workshop_validates_in_japanese(app, people):
     fac, _ = people
     client = _client(app, fac.login_id)
-    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": "2026-11-27", "start": "15:00", "end": "10:00",
+    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": _today(), "start": "15:00", "end": "10:00",
                                                           "modules": ["m-values"]}).get_data(as_text=True)
     assert "終了日時は開始日時より後に" in body
-    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": "2026-11-27", "start": "10:00", "end": "12:00",
+    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": _today(), "start": "10:00", "end": "12:00",
                                                           "modules": ["m-values"], "participants": "nobody-1\ntr-0"}).get_data(as_text=True)
     assert "見つからないログインID: nobody-1" in body
-    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": "2026-11-27", "start": "10:00", "end": "12:00"}).get_data(as_text=True)
+    body = client.post("/facilitate/workshops/new", data={"title": "x", "day": _today(), "start": "10:00", "end": "12:00"}).get_data(as_text=True)
     assert "モジュールを1つ以上選んで" in body
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Workshop)) == 0

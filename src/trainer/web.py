@@ -1,7 +1,6 @@
 """The register_* steps of create_app(): extensions, security, blueprints, templates, errors."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from flask import Flask, render_template, request, session
@@ -12,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from trainer.dates import JST, jst  # noqa: F401 (JST re-exported for routes)
+from trainer.dates import epoch_seconds, jst
 from trainer.extensions import csrf, db, limiter, login_manager, migrate
 from trainer.models import User
 from trainer.models.org import ORG_KIND_LABELS, PROGRAMME_LABELS
@@ -88,7 +87,7 @@ def register_security(app: Flask) -> None:
         minute (re-signing the cookie on every request would cost every request)."""
         if not session.permanent:
             session.permanent = True
-        now = int(time.time())
+        now = epoch_seconds()
         if now - session.get("_seen", 0) >= 60:
             session["_seen"] = now
 

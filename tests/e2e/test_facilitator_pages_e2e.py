@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.conftest import axe_violations
 from trainer.extensions import db
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 from trainer.services import accounts, live, workshops
 
 

@@ -2,12 +2,9 @@
 participants follow without reloading, one reloads mid-question, the projector counts and reveals."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import E2E_PASSWORD, axe_violations
-from trainer.dates import JST
 from trainer.extensions import db
 from trainer.models import Module
 from trainer.services import accounts, orgs, player
@@ -29,7 +26,7 @@ def _first_single_page(app) -> int:
         return next(p.index for p in pages if p.question is not None and p.question.type == "single")
 
 
-def test_live_question_end_to_end(browser, e2e_app, live_server, screenshot):
+def test_live_question_end_to_end(browser, e2e_app, live_server, screenshot, midday):
     with e2e_app.app_context():
         org = orgs.by_code("140007")
         if not accounts.login_exists("e2e-live-2"):
@@ -40,10 +37,9 @@ def test_live_question_end_to_end(browser, e2e_app, live_server, screenshot):
     fac = fac_ctx.new_page()
     _login(fac, live_server, "demo-facilitator")
     fac.goto(f"{live_server}/facilitate/workshops/new")
-    today = datetime.now(JST)
     fac.get_by_label("研修会の名前").fill("ライブ研修会（ブラウザ試験）")
-    fac.get_by_label("開催日").fill(today.strftime("%Y-%m-%d"))
-    fac.get_by_label("開始時刻").fill((today - timedelta(hours=1)).strftime("%H:00") if today.hour else "00:00")
+    fac.get_by_label("開催日").fill(midday.isoformat())
+    fac.get_by_label("開始時刻").fill("00:00")
     fac.get_by_label("終了時刻").fill("23:59")
     fac.get_by_label("会場（オンラインの場合は接続方法など）").fill("市役所 3階 会議室")
     fac.locator("input[name=modules][value=m-case-01]").check()

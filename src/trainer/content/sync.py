@@ -21,7 +21,7 @@ from trainer.models import (
     Case, ContentRelease, Course, FrameworkEntry, Item, Module, ModuleStep, Point, Question, QuestionPoint,
     QuestionVersion, Stage,
 )
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 
 KIND_LABELS = {
     "framework": "枠組み（注記・価値・姿勢・留意点・パターン）", "item": "項目", "point": "支援のポイント",

@@ -8,7 +8,8 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trainer.extensions import db
-from trainer.models.types import UTCDateTime, utcnow
+from trainer.dates import utcnow
+from trainer.models.types import UTCDateTime
 
 
 class AuditEvent(db.Model):

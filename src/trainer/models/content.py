@@ -14,7 +14,8 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer.extensions import db
-from trainer.models.types import UTCDateTime, utcnow
+from trainer.dates import utcnow
+from trainer.models.types import UTCDateTime
 
 
 class ContentRelease(db.Model):

@@ -8,7 +8,8 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer.extensions import db
-from trainer.models.types import UTCDateTime, utcnow
+from trainer.dates import utcnow
+from trainer.models.types import UTCDateTime
 
 
 class OrgKind(StrEnum):

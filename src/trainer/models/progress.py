@@ -8,7 +8,8 @@ from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer.extensions import db
-from trainer.models.types import UTCDateTime, utcnow
+from trainer.dates import utcnow
+from trainer.models.types import UTCDateTime
 
 
 class Attempt(db.Model):
@@ -77,9 +78,12 @@ class Certificate(db.Model):
 
 
 class Opinion(db.Model):
-    """A trainee's opinion or question about the handbook content, on a case or a point."""
+    """A trainee's opinion or question about the handbook content, on a case or a point.
+
+    ``client_token`` comes from the form that was sent: a resent form records the opinion once."""
 
     __tablename__ = "opinions"
+    __table_args__ = (UniqueConstraint("user_id", "client_token"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -88,6 +92,7 @@ class Opinion(db.Model):
     module_id: Mapped[str | None] = mapped_column(ForeignKey("modules.id"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    client_token: Mapped[str | None] = mapped_column(String(32))
 
 
 class PointMastery(db.Model):

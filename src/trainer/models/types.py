@@ -7,11 +7,6 @@ from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
 
-def utcnow() -> datetime:
-    """The current time in UTC (used as a *callable* column default)."""
-    return datetime.now(timezone.utc)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Store naive UTC, return aware UTC, on SQLite and PostgreSQL alike."""
 

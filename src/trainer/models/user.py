@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer.extensions import db
 from trainer.models.org import Organization
-from trainer.models.types import UTCDateTime, utcnow
+from trainer.dates import utcnow
+from trainer.models.types import UTCDateTime
 
 
 class Role(StrEnum):

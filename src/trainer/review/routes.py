@@ -6,7 +6,6 @@ Every page loads the reviewer's scope first; organizations, trainees and certifi
 from __future__ import annotations
 
 import io
-from datetime import datetime
 
 from flask import (
     Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file,
@@ -19,7 +18,7 @@ from trainer.extensions import db
 from trainer.models import Role
 from trainer.review.forms import OutOfScope, ParsedFilters, describe, org_choices, parse_filters
 from trainer.services import audit, certificates, exports, figures, mastery, mastery_report, reports, review
-from trainer.web import JST
+from trainer.dates import now_jst
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 PER_PAGE = 100
@@ -142,7 +141,7 @@ def export(kind: str, fmt: str):
     if not parsed.ok:
         abort(400)
     _audit("review.export", exports.KINDS[kind], scope, cat, parsed.filters, kind=kind, format=fmt)
-    stamp = datetime.now(JST).strftime("%Y%m%d-%H%M")
+    stamp = now_jst().strftime("%Y%m%d-%H%M")
     headers = {"Content-Disposition": exports.content_disposition(
         f"{exports.KINDS[kind]}_{scope.jurisdiction.name}_{stamp}.{fmt}", f"{kind}-{scope.jurisdiction.code}-{stamp}.{fmt}")}
     tables = _tables(kind, scope, cat, parsed.filters)
@@ -169,7 +168,7 @@ def certificates_zip(unit_id: int):
         return certificates.render_pdf(cert, url_for("main.verify", code=cert.code, _external=True))
 
     body = stream_with_context(exports.certificate_zip(reports.certificates_for(scope, unit.id, parsed.filters), render))
-    stamp = datetime.now(JST).strftime("%Y%m%d")
+    stamp = now_jst().strftime("%Y%m%d")
     headers = {"Content-Disposition": exports.content_disposition(
         f"修了証_{unit.name}_{stamp}.zip", f"certificates-{unit.code or unit.id}-{stamp}.zip")}
     return Response(body, mimetype="application/zip", headers=headers)

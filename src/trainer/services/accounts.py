@@ -8,20 +8,26 @@ from collections.abc import Iterable
 
 from flask import current_app, has_app_context
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from trainer.extensions import db
 from trainer.models import Organization, Role, User, UserRole
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 from trainer.services import audit
 
 LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$")
 MIN_PASSWORD_LENGTH = 10
-_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PASSWORD_LENGTH = 12
 
 
 class AccountError(ValueError):
     """A request that cannot be carried out; the message is shown to the user (Japanese)."""
+
+
+class LoginTaken(AccountError):
+    """The login ID belongs to another account (found before the insert, or by its unique key)."""
 
 
 def normalise_login_id(value: str) -> str:
@@ -44,7 +50,7 @@ def password_problem(password: str) -> str | None:
 
 
 def generate_password() -> str:
-    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(12))
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
 def hash_password(password: str) -> str:
@@ -84,23 +90,31 @@ def create_user(
     email: str | None = None,
     actor: User | None = None,
     must_change_password: bool = False,
+    password_hash: str | None = None,
 ) -> User:
-    """Create an account; raises AccountError with a Japanese message when it cannot."""
+    """Create an account; raises AccountError with a Japanese message when it cannot.
+
+    ``password_hash``: the password already hashed (bulk imports hash before their transaction)."""
     login_id = normalise_login_id(login_id)
     problem = login_id_problem(login_id) or password_problem(password)
     if problem:
         raise AccountError(problem)
+    taken = LoginTaken(f"ログインID「{login_id}」は既に使われています。")
     if login_exists(login_id):
-        raise AccountError(f"ログインID「{login_id}」は既に使われています。")
+        raise taken
     user = User(
         login_id=login_id, display_name=display_name.strip(), furigana=(furigana or "").strip() or None,
         email=(email or "").strip() or None, organization=organization,
-        password_hash=hash_password(password), password_changed_at=utcnow(),
+        password_hash=password_hash or hash_password(password), password_changed_at=utcnow(),
         must_change_password=must_change_password,
     )
-    db.session.add(user)
     set_roles(user, roles, reviewer_scope=reviewer_scope, actor=actor, record=False)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a concurrent request may take the ID since we looked
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError as exc:
+        raise taken from exc
     audit.record("user.create", actor=actor, subject=login_id, detail={"roles": sorted(str(r) for r in roles)})
     return user
 

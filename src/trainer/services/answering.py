@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, Module, Question
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 from trainer.services import grading, player
 
 _ATTEMPT = (

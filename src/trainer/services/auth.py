@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from trainer.extensions import db
 from trainer.models import AuditEvent, User
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 from trainer.services import audit
 from trainer.services.accounts import find_by_login, normalise_login_id, verify_password
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from trainer.dates import JST
 from trainer.extensions import db
 from trainer.models import Certificate, Course, Point, User
-from trainer.services import progress
+from trainer.services import progress, unique
 from trainer.services.wareki import to_wareki
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -46,21 +46,21 @@ def of_user(user: User) -> list[Certificate]:
 
 def issue(user: User, course: Course) -> Certificate:
     """Issue (or return the already issued) certificate for a completed course."""
-    existing = db.session.scalar(select(Certificate).where(
-        Certificate.user_id == user.id, Certificate.course_id == course.id))
-    if existing is not None:
+    def find() -> Certificate | None:
+        return db.session.scalar(select(Certificate).where(
+            Certificate.user_id == user.id, Certificate.course_id == course.id))
+
+    if (existing := find()) is not None:
         return existing
     status = next((c for c in progress.courses(user) if c.course.id == course.id), None)
     if status is None or not status.completed:
         raise CertificateError("このコースのモジュールがすべて修了になると、修了証を発行できます。")
     points = sorted({p for row, _ in status.modules for p in row.points})
-    cert = Certificate(
+    organization, completed_on = user.organization.full_name, progress.completion_date(user, course)
+    cert, _ = unique.find_or_create(find, lambda: Certificate(
         code=new_code(), user_id=user.id, course_id=course.id, holder_name=user.display_name,
-        organization_name=user.organization.full_name, course_title=course.title, points=points,
-        completed_on=progress.completion_date(user, course),
-    )
-    db.session.add(cert)
-    db.session.flush()
+        organization_name=organization, course_title=course.title, points=points, completed_on=completed_on,
+    ))
     return cert
 
 

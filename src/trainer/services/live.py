@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, LiveSession, Module, User, Workshop, WorkshopParticipant
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 from trainer.services import answering, player
 
 ACTIONS = ("goto", "open", "close", "reveal", "end")

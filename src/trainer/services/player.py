@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, Module, ModuleStep, Question, QuestionVersion, User
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
+from trainer.services import unique
 
 #: Gaps longer than this between two actions are not counted as time spent.
 IDLE_GAP = timedelta(minutes=10)
@@ -55,13 +56,22 @@ def attempts_of(user: User, module_id: str) -> list[Attempt]:
 
 
 def start(user: User, module: Module, *, retake: bool = False) -> Attempt:
-    """Continue the attempt in progress, or begin a new one (always new when ``retake``)."""
-    latest = latest_attempt(user, module.id)
-    if latest is not None and (latest.completed_at is None or not retake):
-        return latest  # an unfinished attempt is continued, never abandoned
-    attempt = Attempt(user_id=user.id, module_id=module.id, number=(latest.number + 1) if latest else 1)
-    db.session.add(attempt)
-    db.session.flush()
+    """Continue the attempt in progress, or begin a new one (a new one after a finished attempt
+    only when ``retake``). Two concurrent starts (a double click) give one attempt."""
+    seen: list[Attempt | None] = []
+
+    def find() -> Attempt | None:
+        latest = latest_attempt(user, module.id)
+        seen.append(latest)
+        if latest is not None and (latest.completed_at is None or not retake):
+            return latest  # an unfinished attempt is continued, never abandoned
+        return None
+
+    def create() -> Attempt:
+        latest = seen[-1]
+        return Attempt(user_id=user.id, module_id=module.id, number=(latest.number + 1) if latest else 1)
+
+    attempt, _ = unique.find_or_create(find, create)
     return attempt
 
 

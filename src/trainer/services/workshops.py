@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -12,8 +12,8 @@ from trainer.extensions import db
 from trainer.models import (
     Module, Organization, OrgKind, Role, User, Workshop, WorkshopFacilitator, WorkshopModule, WorkshopParticipant,
 )
-from trainer.models.types import utcnow
-from trainer.services import accounts, audit
+from trainer.dates import utcnow
+from trainer.services import accounts, audit, unique
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
@@ -128,13 +128,11 @@ def by_code(code: str) -> Workshop | None:
 
 
 def join(workshop: Workshop, user: User, via: str = "code") -> WorkshopParticipant:
-    existing = db.session.scalar(select(WorkshopParticipant).where(
-        WorkshopParticipant.workshop_id == workshop.id, WorkshopParticipant.user_id == user.id))
-    if existing is not None:
-        return existing
-    participant = WorkshopParticipant(workshop_id=workshop.id, user_id=user.id, via=via)
-    db.session.add(participant)
-    db.session.flush()
+    """Add the user to the workshop once (a second or concurrent join returns the same row)."""
+    participant, _ = unique.find_or_create(
+        lambda: db.session.scalar(select(WorkshopParticipant).where(
+            WorkshopParticipant.workshop_id == workshop.id, WorkshopParticipant.user_id == user.id)),
+        lambda: WorkshopParticipant(workshop_id=workshop.id, user_id=user.id, via=via))
     return participant
 
 
@@ -154,10 +152,30 @@ def register_walk_in(workshop: Workshop, *, login_id: str, name: str, furigana: 
     org = next((o for o in registration_orgs(workshop) if o.id == org_id), None)
     if org is None:
         raise WorkshopError("所属を一覧から選んでください。")
-    user = accounts.create_user(login_id=login_id, display_name=name, furigana=furigana, organization=org,
-                                password=password, roles=[Role.TRAINEE])
+    try:
+        user = accounts.create_user(login_id=login_id, display_name=name, furigana=furigana, organization=org,
+                                    password=password, roles=[Role.TRAINEE])
+    except accounts.LoginTaken:
+        if (same := _registered_just_now(workshop, login_id, password)) is not None:
+            return same  # the second request of a double click: the same registration
+        raise
     join(workshop, user, via="register")
     return user
+
+
+#: How long a repeated registration form (a double click, a resent form) counts as the same one.
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def _registered_just_now(workshop: Workshop, login_id: str, password: str) -> User | None:
+    """The account this same form created moments ago at this workshop (same ID and password)."""
+    user = accounts.find_by_login(login_id)
+    if user is None or user.created_at < utcnow() - REPEAT_WINDOW:
+        return None
+    joined = db.session.scalar(select(WorkshopParticipant.id).where(
+        WorkshopParticipant.workshop_id == workshop.id, WorkshopParticipant.user_id == user.id,
+        WorkshopParticipant.via == "register"))
+    return user if joined is not None and accounts.verify_password(user, password) else None
 
 
 def facilitator_names(workshop: Workshop) -> list[str]:
