@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from trainer.migrating import migration_transaction
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -91,7 +93,11 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    # One transaction for the whole command (a failure changes nothing). SQLite rebuilds tables in
+    # batch migrations: with foreign keys enforced, dropping the old table would cascade into its
+    # children (every answer of an attempts rebuild), so enforcement is off for this connection
+    # while migrating and every reference is checked before the commit (trainer/migrating.py).
+    with connectable.connect() as connection, migration_transaction(connection):
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

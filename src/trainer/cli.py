@@ -1,13 +1,16 @@
 """The `trainer` console script: Flask's CLI bound to create_app, plus the project's commands."""
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
-from flask_migrate import upgrade
+from flask_migrate import downgrade as migrate_downgrade
+from flask_migrate import upgrade as migrate_upgrade
+from flask_migrate.cli import db as migrate_db
 
 from trainer.extensions import db
 from trainer.models import Role
@@ -19,10 +22,74 @@ def _create_app() -> Flask:
     return create_app()
 
 
-cli = FlaskGroup(create_app=_create_app, help="trainer: ひきこもり支援者研修プラットフォームの管理コマンド")
+class TrainerGroup(FlaskGroup):
+    """Flask's CLI group; its ``db`` group is Flask-Migrate's with a guarded upgrade and downgrade.
+
+    Flask loads plugin commands (Flask-Migrate's ``db``) lazily into the group itself, where they
+    would win over the app's commands, so ours is put in place right after they are loaded."""
+
+    def _load_plugin_commands(self) -> None:
+        super()._load_plugin_commands()
+        self.add_command(db_group)
+
+
+def safe_upgrade(revision: str = "head") -> None:
+    """Upgrade the database; a SQLite database holding data is first copied with the backup API."""
+    from trainer.migrating import backup_before_upgrade
+
+    directory = current_app.extensions["migrate"].directory
+    backup = backup_before_upgrade(db.engine, directory, Path(current_app.instance_path) / "backups")
+    if backup is not None:
+        click.echo(f"マイグレーションの前にデータベースを複製しました: {backup}")
+    try:
+        migrate_upgrade(revision=revision)
+    except Exception as exc:
+        _migration_failed(exc, backup)
+
+
+def _migration_failed(exc: Exception, backup: Path | None) -> None:
+    from trainer.migrating import MigrationRefused
+
+    where = f"（マイグレーション前の複製: {backup}）" if backup else ""
+    if isinstance(exc, MigrationRefused):
+        raise click.ClickException(f"{exc}{where}") from exc
+    raise click.ClickException(f"マイグレーションに失敗しました: {exc}{where}") from exc
+
+
+db_group = click.Group("db", help="データベースのマイグレーション（Flask-Migrate）。upgrade は実行前に SQLite を複製し、"
+                                  "downgrade はデータが失われる場合 --force なしでは止まります。",
+                       params=migrate_db.params, callback=migrate_db.callback,
+                       commands={name: cmd for name, cmd in migrate_db.commands.items()
+                                 if name not in ("upgrade", "downgrade")})
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Upgrade to a later revision (head by default), after a backup of a SQLite database with data."""
+    safe_upgrade(revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="-1")
+@click.option("--force", is_flag=True, help="データが失われる場合でも戻す（先に trainer backup を取ってください）")
+@with_appcontext
+def db_downgrade(revision: str, force: bool) -> None:
+    """Revert to an earlier revision; refuses when data would be lost, unless --force."""
+    from trainer.migrating import MigrationRefused
+
+    try:
+        migrate_downgrade(revision=revision, x_arg=["force=1"] if force else [])
+    except MigrationRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+cli = TrainerGroup(create_app=_create_app, help="trainer: ひきこもり支援者研修プラットフォームの管理コマンド")
 
 
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_group)  # also for app.cli (the test runner); `trainer` gets it via TrainerGroup
     app.cli.add_command(setup_command)
     app.cli.add_command(org_group)
     app.cli.add_command(user_group)
@@ -38,7 +105,7 @@ def setup_command(demo: bool) -> None:
     from trainer.services import demo as demo_data
     from trainer.services import orgs
 
-    upgrade()
+    safe_upgrade()
     new = orgs.seed_jurisdictions()
     db.session.commit()
     click.echo(f"都道府県・政令指定都市: {new} 件を新規登録（計67）")
@@ -152,12 +219,14 @@ def roster_import(file: Path, dry_run: bool) -> None:
     if dry_run:
         click.echo(f"{len(preview.rows)} 行に誤りはありません（--dry-run のため取り込んでいません）。")
         return
-    created = roster.apply_roster(preview, actor=None)
+    token = secrets.token_urlsafe(24)
+    record, _ = roster.apply_roster(preview, actor=None, token=token)
     db.session.commit()
+    created = roster.results(record, token)
     click.echo(f"{len(created)} 件のアカウントを作成しました。")
-    for row, generated in created:
+    for account, generated in created:
         if generated:
-            click.echo(f"  {row.login_id}\t{generated}")
+            click.echo(f"  {account.login_id}\t{generated}")
 
 
 @click.group(cls=AppGroup, name="content")
