@@ -241,7 +241,7 @@ def test_cli_with_one_bad_row_imports_nothing(app, runner, tmp_path):
 def test_apply_refuses_a_preview_with_errors(app_ctx):
     preview = roster.parse_roster(csv_bytes(GOOD_ROW, "bad-3,,,140007,,,,"))
     with pytest.raises(ValueError):
-        roster.apply_roster(preview, actor=None)
+        roster.apply_roster(preview, actor=None, token="t" * 32)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 
@@ -255,6 +255,13 @@ def payload_of(body: str) -> str:
     match = re.search(r'<input[^>]*name="payload"[^>]*value="([^"]+)"', body)
     assert match, "no confirm form"
     return match.group(1)
+
+
+def confirm_data(body: str) -> dict[str, str]:
+    """What the preview page's confirm form sends: the file and the preview's own token."""
+    token = re.search(r'<input[^>]*name="token"[^>]*value="([^"]+)"', body)
+    assert token, "no confirmation token"
+    return {"payload": payload_of(body), "token": token.group(1)}
 
 
 def test_web_preview_shows_rows_and_errors_and_writes_nothing(app, client, make_user, login):
@@ -288,7 +295,7 @@ def test_web_confirm_creates_accounts_and_shows_generated_passwords_once(app, cl
     assert "2行すべてに誤りはありません" in body
     assert find_user(app, "trainee-01") is None  # the preview writes nothing
 
-    done = client.post("/admin/roster/confirm", data={"payload": payload_of(body)})
+    done = client.post("/admin/roster/confirm", data=confirm_data(body))
     assert done.status_code == 200
     body = done.get_data(as_text=True)
     assert "2件のアカウントを作成しました" in body
@@ -307,9 +314,15 @@ def test_web_confirm_creates_accounts_and_shows_generated_passwords_once(app, cl
     gen_user = find_user(app, "gen-pass-1")
     assert generated not in client.get(f"/admin/users/{gen_user.id}").get_data(as_text=True)
     assert generated not in client.get("/admin/users").get_data(as_text=True)
-    again = client.post("/admin/roster/confirm", data={"payload": payload_of(preview.get_data(as_text=True))})
-    assert again.status_code == 422
-    assert "既に登録されています" in again.get_data(as_text=True)
+    # the same confirmation sent again (a double click, a resend) shows the same result, creates nothing
+    again = client.post("/admin/roster/confirm", data=confirm_data(preview.get_data(as_text=True)))
+    assert again.status_code == 200
+    assert re.findall(r"<code>([^<]+)</code>", again.get_data(as_text=True)) == [generated]
+    assert len(events(app, "roster.import")) == 1
+    # the same file uploaded again is a new import: every row is already registered
+    reupload = upload(client, data)
+    assert reupload.status_code == 422
+    assert "既に登録されています" in reupload.get_data(as_text=True)
     assert len(events(app, "roster.import")) == 1
 
     other = app.test_client()
@@ -321,10 +334,10 @@ def test_confirm_validates_again(app, client, make_user, login):
     """A login ID registered between the preview and the confirm: nothing is imported."""
     login(make_user(Role.ADMIN))
     body = upload(client, csv_bytes(GOOD_ROW, "late-comer,後から 登録,,140007,,,,")).get_data(as_text=True)
-    payload = payload_of(body)
+    confirm = confirm_data(body)
     make_user(Role.TRAINEE, login_id="late-comer")
     before = user_count(app)
-    response = client.post("/admin/roster/confirm", data={"payload": payload})
+    response = client.post("/admin/roster/confirm", data=confirm)
     assert response.status_code == 422
     text = response.get_data(as_text=True)
     assert "<td>3</td><td>ログインID</td><td>「late-comer」は既に登録されています。</td>" in text
@@ -335,5 +348,6 @@ def test_confirm_validates_again(app, client, make_user, login):
 
 def test_confirm_rejects_a_tampered_payload(client, make_user, login):
     login(make_user(Role.ADMIN))
-    assert client.post("/admin/roster/confirm", data={"payload": "not base64!"}).status_code == 400
+    assert client.post("/admin/roster/confirm", data={"payload": "not base64!", "token": "t" * 32}).status_code == 400
     assert client.post("/admin/roster/confirm", data={}).status_code == 400
+    assert client.post("/admin/roster/confirm", data={"payload": "YQ==", "token": "short"}).status_code == 400

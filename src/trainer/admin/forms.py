@@ -66,6 +66,7 @@ class RosterUploadForm(JapaneseForm):
 
 class RosterConfirmForm(JapaneseForm):
     payload = HiddenField()
+    token = HiddenField()  # one per preview: a repeated confirmation finds the import that already ran
     submit = SubmitField("この内容で取り込む")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -19,7 +20,7 @@ from trainer.extensions import db
 from trainer.models import Case, Organization, OrgKind, Point, Programme, Role, User
 from trainer.services import accounts, audit, opinions, orgs, roster
 from trainer.services.csvio import CsvDecodeError, decode_excel_csv, write_csv
-from trainer.dates import JST, jst
+from trainer.dates import JST, jst, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -217,7 +218,8 @@ def roster_upload():
     if form.validate_on_submit():
         data = form.file.data.read()
         preview = roster.parse_roster(data)
-        confirm = RosterConfirmForm(payload=base64.b64encode(data).decode("ascii")) if preview.ok else None
+        confirm = RosterConfirmForm(payload=base64.b64encode(data).decode("ascii"),
+                                    token=secrets.token_urlsafe(24)) if preview.ok else None
         return render_template("admin/roster.html", form=form, preview=preview, confirm=confirm), (200 if preview.ok else 422)
     return render_template("admin/roster.html", form=form, preview=None, confirm=None)
 
@@ -225,8 +227,11 @@ def roster_upload():
 @bp.post("/roster/confirm")
 def roster_confirm():
     form = RosterConfirmForm()
-    if not form.validate_on_submit() or not form.payload.data:
+    token = form.token.data or ""
+    if not form.validate_on_submit() or not form.payload.data or not 20 <= len(token) <= 64:
         abort(400)
+    if (done := roster.find_import(token)) is not None:  # confirmed twice (a double click, a resend)
+        return _roster_done(done, token)
     try:
         data = base64.b64decode(form.payload.data or "", validate=True)
     except (binascii.Error, ValueError):
@@ -234,9 +239,21 @@ def roster_confirm():
     preview = roster.parse_roster(data)  # validated again: the database may have changed
     if not preview.ok:
         return render_template("admin/roster.html", form=RosterUploadForm(), preview=preview, confirm=None), 422
-    created = roster.apply_roster(preview, actor=current_user)
+    record, _ = roster.apply_roster(preview, actor=current_user, token=token)
     db.session.commit()
-    return render_template("admin/roster_done.html", created=created)
+    return _roster_done(record, token)
+
+
+#: How long the page of an import can be shown again (with its generated initial passwords).
+ROSTER_RESULT_WINDOW = timedelta(minutes=30)
+
+
+def _roster_done(record, token: str):
+    """The result page of an import; only its own administrator sees it again, for a short while."""
+    if record.actor_id != current_user.id or record.created_at < utcnow() - ROSTER_RESULT_WINDOW:
+        flash(f"この名簿は {jst(record.created_at)} に取り込み済みです。", "info")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/roster_done.html", created=roster.results(record, token))
 
 
 # --- audit log -----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Trainee forms. The answer form is built from the question version at request time."""
 from __future__ import annotations
 
+import secrets
+
 from wtforms import HiddenField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from trainer.forms import JapaneseForm
 
@@ -20,6 +22,9 @@ class OpinionForm(JapaneseForm):
     case_id = HiddenField()
     point_id = HiddenField()
     module_id = HiddenField()
+    #: a new value each time the form is shown: the same form sent twice records one opinion
+    client_token = HiddenField(default=lambda: secrets.token_hex(16),
+                               validators=[Optional(), Regexp(r"^[0-9a-f]{32}$", message="画面を開き直してから送ってください。")])
     submit = SubmitField("意見を送る")
 
 

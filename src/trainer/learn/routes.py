@@ -217,7 +217,8 @@ def opinion():
     if form.validate_on_submit():
         try:
             opinions.add(current_user, form.body.data, case_id=form.case_id.data or None,
-                         point_id=form.point_id.data or None, module_id=form.module_id.data or None)
+                         point_id=form.point_id.data or None, module_id=form.module_id.data or None,
+                         client_token=form.client_token.data or None)
         except opinions.OpinionError as exc:
             flash(str(exc), "error")
         else:

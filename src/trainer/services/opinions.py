@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from trainer.extensions import db
 from trainer.models import Case, Module, Opinion, Organization, Point, User
+from trainer.services import unique
 
 MAX_LENGTH = 2000
 
@@ -16,7 +17,8 @@ class OpinionError(ValueError):
 
 
 def add(user: User, body: str, *, case_id: str | None = None, point_id: str | None = None,
-        module_id: str | None = None) -> Opinion:
+        module_id: str | None = None, client_token: str | None = None) -> Opinion:
+    """Record an opinion; the same ``client_token`` (a form sent twice) records it once."""
     body = (body or "").strip()
     if not body:
         raise OpinionError("意見や質問を書いてください。")
@@ -28,9 +30,14 @@ def add(user: User, body: str, *, case_id: str | None = None, point_id: str | No
         module_id = None
     if not case_id and not point_id:
         raise OpinionError("事例または支援のポイントを選んでから送ってください。")
-    opinion = Opinion(user_id=user.id, case_id=case_id, point_id=point_id, module_id=module_id, body=body)
-    db.session.add(opinion)
-    db.session.flush()
+    def find() -> Opinion | None:
+        if not client_token:
+            return None
+        return db.session.scalar(select(Opinion).where(Opinion.user_id == user.id, Opinion.client_token == client_token))
+
+    opinion, _ = unique.find_or_create(find, lambda: Opinion(
+        user_id=user.id, case_id=case_id, point_id=point_id, module_id=module_id, body=body,
+        client_token=client_token or None))
     return opinion
 
 

@@ -1,16 +1,19 @@
 """Roster import: a CSV of accounts as Excel writes it in Japan, all-or-nothing."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import select
 
 from trainer.extensions import db
-from trainer.models import Organization, OrgKind, Role, User
-from trainer.services import audit
+from trainer.models import Organization, OrgKind, RosterImport, Role, User
+from trainer.services import audit, unique
 from trainer.services.accounts import (
-    create_user, generate_password, login_exists, login_id_problem, normalise_login_id, password_problem,
+    PASSWORD_ALPHABET, PASSWORD_LENGTH, create_user, hash_password, login_exists, login_id_problem, normalise_login_id, password_problem,
 )
 from trainer.services.csvio import CsvDecodeError, RowError, decode_excel_csv, normalise_name, normalise_text, read_rows
 
@@ -130,19 +133,60 @@ def _resolve_org(row: RosterRow, err) -> Organization | None:
     return office
 
 
-def apply_roster(preview: RosterPreview, *, actor: User | None) -> list[tuple[RosterRow, str | None]]:
-    """Create every account of an error-free preview. Returns rows with generated passwords."""
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_import(token: str) -> RosterImport | None:
+    return db.session.scalar(select(RosterImport).where(RosterImport.token_hash == token_hash(token)))
+
+
+def derived_password(token: str, login_id: str) -> str:
+    """The initial password generated for one row of one import: derived from the confirmation
+    token, so a repeated confirmation shows the same passwords without storing any of them."""
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"{token}\0{login_id}".encode(), "sha256").digest()
+    alphabet = PASSWORD_ALPHABET
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:PASSWORD_LENGTH])
+
+
+def apply_roster(preview: RosterPreview, *, actor: User | None, token: str) -> tuple[RosterImport, bool]:
+    """Create every account of an error-free preview, once per confirmation ``token``.
+
+    Returns the import and whether this call ran it: a repeated or concurrent confirmation with the
+    same token (a double click) runs nothing and returns the import that already ran. Passwords are
+    hashed before anything is written, so the write transaction stays short."""
     if not preview.ok:
         raise ValueError("a roster with errors cannot be imported")
-    created = []
-    for row in preview.rows:
-        generated = None if row.password else generate_password()
+    if (done := find_import(token)) is not None:
+        return done, False
+    passwords = [row.password or derived_password(token, row.login_id) for row in preview.rows]
+    hashes = [hash_password(p) for p in passwords]
+    record, created = unique.find_or_create(lambda: find_import(token), lambda: RosterImport(
+        token_hash=token_hash(token), actor_id=actor.id if actor else None,
+        accounts=[[row.login_id, not row.password] for row in preview.rows]))
+    if not created:
+        return record, False
+    for row, password, hashed in zip(preview.rows, passwords, hashes):
         create_user(
             login_id=row.login_id, display_name=row.name, furigana=row.furigana, email=row.email,
-            organization=row.organization, password=row.password or generated, roles=row.roles,
+            organization=row.organization, password=password, password_hash=hashed, roles=row.roles,
             actor=actor, must_change_password=True,
         )
-        created.append((row, generated))
-    audit.record("roster.import", actor=actor, detail={"rows": len(created)})
+    audit.record("roster.import", actor=actor, detail={"rows": len(preview.rows)})
     db.session.flush()
-    return created
+    return record, True
+
+
+@dataclass(frozen=True)
+class CreatedAccount:
+    login_id: str
+    name: str
+
+
+def results(record: RosterImport, token: str) -> list[tuple[CreatedAccount, str | None]]:
+    """The accounts an import created, each with its generated initial password (None when the
+    file gave one), in file order."""
+    logins = [login for login, _ in record.accounts]
+    names = dict(db.session.execute(select(User.login_id, User.display_name).where(User.login_id.in_(logins))).all())
+    return [(CreatedAccount(login, names.get(login, "")), derived_password(token, login) if generated else None)
+            for login, generated in record.accounts]
