@@ -209,3 +209,14 @@ def _at(day, hour):
     from trainer.dates import JST
 
     return datetime.combine(day, time(hour, 59 if hour == 23 else 0), tzinfo=JST)
+
+
+def test_a_guarded_insert_stays_part_of_its_request(app_ctx):
+    """The savepoint of a guarded insert must not commit on its own (pysqlite: a SAVEPOINT that opens
+    the transaction commits it on RELEASE): a request that fails afterwards leaves nothing behind."""
+    from trainer.services import accounts, orgs
+
+    accounts.create_user(login_id="half-done", display_name="途中 失敗", organization=orgs.by_code("140007"),
+                         password=PASSWORD, roles=[Role.TRAINEE])
+    db.session.rollback()  # the request failed after the insert
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.login_id == "half-done")) == 0

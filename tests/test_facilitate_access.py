@@ -38,6 +38,8 @@ AREA_MATRIX = [
     ("GET", "/facilitate/live/{s}/projector", OWNED),
     ("GET", "/facilitate/live/{s}/stats.json", OWNED),
     ("POST", "/facilitate/live/{s}/action", OWNED_POST),
+    ("GET", "/facilitate/live/{s}/end", OWNED),
+    ("POST", "/facilitate/live/{s}/resume", OWNED_POST),
     ("POST", "/facilitate/live/{s}/wall/{a}", OWNED_POST),
     ("GET", "/facilitate/live/{s}/debrief", OWNED),
     ("GET", "/live/{s}", row(302, 200, 404, 403, 403, 403, 403)),

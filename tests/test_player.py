@@ -152,7 +152,7 @@ def test_completion_score_retake_and_history(app, client, trainee):
         attempt = db.session.get(Attempt, attempt_id)
         assert attempt.completed_at is not None and attempt.score == 100.0
     done = client.get(f"/learn/attempts/{attempt_id}/done").get_data(as_text=True)
-    assert "このモジュールを修了しました" in done and "100%" in done
+    assert "このモジュールに最後まで取り組みました" in done and "100%" in done
     second, _ = _start(client, retake=True)
     assert second != attempt_id
     with app.app_context():

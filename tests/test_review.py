@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from tests.test_review_access import FORMULA_NAME, REFLECTION, _pdf_text, build_world, client_for
 from trainer.extensions import db
+from trainer.services import completion
 from trainer.services.wareki import to_wareki
 
 UNITS_TABLE = re.compile(r'id="units-title".*?<tbody>(.*?)</tbody>', re.S)
@@ -225,7 +226,8 @@ def test_one_pass_figures_agree_with_the_records(app, rw, since, until):
         scope, cat = review.load_scope(rw["ids"]["kanagawa"]), review.catalogue()
         ov = figures.overview(scope, filters, cat)
         started: dict[str, int] = {}
-        completed: dict[str, int] = {}
+        finished: dict[str, int] = {}
+        passed: dict[str, int] = {}
         for row in ov.rows:
             people = list(reports.trainee_rows(scope, filters, cat, row.org.id))
             assert row.figures.registered == len(people)
@@ -234,12 +236,14 @@ def test_one_pass_figures_agree_with_the_records(app, rw, since, until):
                 assert row.figures.completed[course.id] == sum(1 for s in done if inside(s.completed_on))
             for record in reports.record_rows(scope, filters, cat, row.org.id):
                 started[record.module_id] = started.get(record.module_id, 0) + inside(record.first_started)
-                completed[record.module_id] = completed.get(record.module_id, 0) + inside(record.first_completed)
-        assert {m.module.id: (m.started, m.completed) for m in ov.modules if m.started or m.completed} == {
-            k: (started[k], completed[k]) for k in started if started[k] or completed[k]}
+                finished[record.module_id] = finished.get(record.module_id, 0) + inside(record.first_finished)
+                passed[record.module_id] = passed.get(record.module_id, 0) + inside(record.first_passed)
+        assert {m.module.id: (m.started, m.finished, m.passed) for m in ov.modules if m.started or m.finished} == {
+            k: (started[k], finished[k], passed[k]) for k in started if started[k] or finished[k]}
         retake = next(r for r in reports.record_rows(scope, review.Filters(), cat, rw["ids"]["fujisawa"])
                       if r.user_id == rw["users"]["fuji"][2])
-        assert (retake.attempts, retake.best_score, retake.first_completed.astimezone(review.JST).day) == (2, 90.0, 5)
+        assert (retake.attempts, retake.best_score, retake.first_finished.astimezone(review.JST).day) == (2, 90.0, 5)
+        assert retake.first_passed.astimezone(review.JST).month == 6  # 50% first, then 90% in June
 
 
 # --- mastery and suppression ------------------------------------------------------------------------
@@ -283,7 +287,7 @@ def test_minimum_group_size_is_configurable(app, kanagawa):
     ({1: 0, 2: 7}, set()),
 ])
 def test_suppressed_groups(sizes, expected):
-    from trainer.services.mastery_report import suppressed_groups
+    from trainer.services.disclosure import suppressed_groups
 
     assert suppressed_groups(sizes, 5) == expected
 
@@ -379,7 +383,9 @@ def test_a_large_export_streams_in_bounded_memory(app, kanagawa, monkeypatch):
         when = datetime(2025, 2, 1, tzinfo=timezone.utc)
         for i in range(100_000):
             produced["rows"] += 1
-            yield reports.RecordRow(i, f"受講者{i}", None, unit, unit, "m-values", "3つの価値", when, when, 80.0, 1, when)
+            outcome = completion.Outcome(mark=60, started=when, finished=when, passed=when, best_score=80.0, attempts=1,
+                                         last_activity=when)
+            yield reports.RecordRow(i, f"受講者{i}", None, unit, unit, "m-values", "3つの価値", outcome)
 
     monkeypatch.setattr(reports, "all_record_rows", many_rows)
     response = kanagawa.get("/review/exports/records.csv")

@@ -123,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_templates(app: Flask) -> None:
     from trainer import policies
+    from trainer.services.disclosure import min_group
     from trainer.services.framework import honesty_note
 
     from trainer.main.routes import NAV_LABELS, role_homes
@@ -130,7 +131,7 @@ def register_templates(app: Flask) -> None:
     app.add_template_filter(jst, "jst")
     app.jinja_env.globals.update(
         policies=policies, ROLE_LABELS=ROLE_LABELS, PROGRAMME_LABELS=PROGRAMME_LABELS,
-        ORG_KIND_LABELS=ORG_KIND_LABELS, NAV_LABELS=NAV_LABELS, honesty_note=honesty_note,
+        ORG_KIND_LABELS=ORG_KIND_LABELS, NAV_LABELS=NAV_LABELS, honesty_note=honesty_note, min_group=min_group,
     )
 
     @app.context_processor

@@ -158,7 +158,7 @@ VARIANTS = [
     pytest.param(CO, "id: values-only", "id: basic", [
         (CO, ("id: basic", 2), "コース ID「basic」が重複しています（最初の定義: content/courses.yaml:2）", ),
     ], id="duplicate-course"),
-    pytest.param(CO, "pass_score: 60", "pass_score: 160", [
+    pytest.param(CO, "pass_score: 60\n  - id: values-only", "pass_score: 160\n  - id: values-only", [
         (CO, "pass_score: 160", "コース basic の pass_score は 0〜100 にしてください（現在 160）"),
     ], id="course-pass-score"),
     pytest.param(CO, "courses:", "course:", [

@@ -90,7 +90,7 @@ def test_modules_steps_and_courses(tree):
     assert [q.id for q in m1.questions()] == [f"case-01-q{n}" for n in range(6)]
     basic, short = content.courses
     assert (basic.id, basic.modules, basic.pass_score) == ("basic", ("m-values", "m-case-01", "m-case-02"), 60)
-    assert (short.id, short.pass_score) == ("values-only", None)
+    assert (short.id, short.pass_score) == ("values-only", 60)
     assert content.course("basic") is basic
 
 

@@ -116,7 +116,7 @@ def test_trainee_finishes_a_course(page, browser, e2e_app, live_server, login_as
         counts = db.session.execute(select(Answer.question_id, func.count()).where(Answer.attempt_id == attempt_id)
                                     .group_by(Answer.question_id)).all()
     assert counts and all(n == 1 for _, n in counts)
-    assert page.get_by_text("このモジュールを修了しました").is_visible()
+    assert page.get_by_text("このモジュールに最後まで取り組みました").is_visible()
     page.goto(f"{live_server}/learn/progress")
     assert page.get_by_role("heading", name="50の支援のポイント 習熟マップ").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360

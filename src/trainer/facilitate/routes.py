@@ -153,10 +153,37 @@ def stats_json(session_id: int):
                    ratings=result.ratings, wall=[text for _, text, hidden in result.wall if not hidden])
 
 
+@bp.get("/live/<int:session_id>/end")
+def confirm_end(session_id: int):
+    """Ending asks first (a mis-click must not end a room's session); works without JavaScript."""
+    session, ws = _session(session_id)
+    if session.ended_at is not None:
+        return redirect(url_for("facilitate.control", session_id=session.id))
+    module = db.session.get(Module, session.module_id)
+    return render_template("facilitate/end.html", session=session, workshop=ws, module=module,
+                           stats=live.stats(session), form=ActionForm())
+
+
+@bp.post("/live/<int:session_id>/resume")
+def resume(session_id: int):
+    session, _ = _session(session_id)
+    try:
+        live.resume(session)
+    except live.LiveError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash("ライブ進行を再開しました。参加者の画面も続きから表示されます。", "success")
+    return redirect(url_for("facilitate.control", session_id=session_id))
+
+
 @bp.post("/live/<int:session_id>/action")
 def action(session_id: int):
     session, _ = _session(session_id)
     name = request.form.get("action", "")
+    if name == "end" and request.form.get("confirmed") != "1":
+        return redirect(url_for("facilitate.confirm_end", session_id=session_id))
     target = {"next": session.page + 1, "prev": session.page - 1}.get(name, request.form.get("page", type=int))
     try:
         live.change(session, "goto" if name in ("next", "prev", "goto") else name, target)

@@ -41,10 +41,11 @@ def _own_attempt(attempt_id: int) -> Attempt:
 @bp.get("/")
 def home():
     rows = progress.statuses(current_user)
-    in_progress = sorted((r for r in rows if r.status == "in_progress"), key=lambda r: r.last_activity, reverse=True)
+    in_progress = sorted((r for r in rows if r.in_progress), key=lambda r: r.last_activity, reverse=True)
     return render_template("learn/home.html", in_progress=in_progress, courses=progress.courses(current_user, rows),
                            workshops=workshops.attended_by(current_user),
-                           completed=sum(1 for r in rows if r.status == "completed"), total=len(rows))
+                           finished=sum(1 for r in rows if r.outcome.finished is not None),
+                           passed=sum(1 for r in rows if r.status == "passed"), total=len(rows))
 
 
 @bp.get("/modules")
@@ -183,9 +184,11 @@ def done(attempt_id: int):
         return redirect(url_for("learn.resume", attempt_id=attempt.id))
     answers = player.answers_by_question(attempt)
     pages = [p for p in player.pages(mod) if p.question]
+    rows = progress.statuses(current_user)
+    outcome = next(r.outcome for r in rows if r.module.id == mod.id) if not mod.retired_at else None
     return render_template("learn/done.html", attempt=attempt, module=mod, pages=pages, answers=answers,
-                           rating_labels=grading_labels(), courses=[c for c in progress.courses(current_user)
-                                                                    if mod.id in c.course.module_ids],
+                           rating_labels=grading_labels(), outcome=outcome,
+                           courses=[c for c in progress.courses(current_user, rows) if mod.id in c.course.module_ids],
                            form=ActionForm())
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask import session as cookie_session
 from flask_login import current_user
 
@@ -58,7 +58,8 @@ def state(session_id: int):
     found = live.version_of(session_id, user_id) if user_id is not None else None
     if found is None:
         abort(404)
-    return jsonify(version=found[0], ended=found[1])
+    moved = live.successor(session_id) if found[1] else None  # a restart: follow it without a reload
+    return jsonify(version=found[0], ended=found[1], next=url_for("live.view", session_id=moved) if moved else None)
 
 
 @bp.get("/<int:session_id>/panel")

@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from trainer.extensions import db
 from trainer.models import Organization, Role, User, UserRole
 from trainer.dates import utcnow
-from trainer.services import audit
+from trainer.services import audit, unique
 
 LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$")
 MIN_PASSWORD_LENGTH = 10
@@ -110,7 +110,7 @@ def create_user(
     )
     set_roles(user, roles, reviewer_scope=reviewer_scope, actor=actor, record=False)
     try:
-        with db.session.begin_nested():  # a concurrent request may take the ID since we looked
+        with unique.savepoint():  # a concurrent request may take the ID since we looked
             db.session.add(user)
             db.session.flush()
     except IntegrityError as exc:

@@ -1,7 +1,10 @@
 """A workshop's cohort: progress matrix, answer distributions, point mastery, before/after, records.
 
-Figures here are for the workshop's facilitators. Distributions are anonymous counts; the record
-(CSV/XLSX) names participants, as a training record must.
+Figures here are for the workshop's facilitators, and come only from what the workshop produced: the
+attempts made in it (``Attempt.workshop_id``), never a participant's other history. Distributions
+are anonymous counts of people (each person's latest answer); point-level figures of fewer than the
+minimum group are withheld (services/disclosure). The record (CSV/XLSX) names participants, as a
+training record must.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from trainer.models import (
     Answer, Attempt, Item, LiveSession, Module, Organization, Point, Question, QuestionPoint, QuestionVersion, User,
     Workshop, WorkshopParticipant,
 )
-from trainer.services import mastery, player, progress
+from trainer.services import completion, disclosure, mastery, player, progress
 from trainer.services.exports import Table, xlsx_file
 from trainer.dates import jst
 
@@ -52,6 +55,8 @@ class Report:
     points: list[tuple[Point, int, float | None, Counter]]  # point, answered participants, mean, states
     grid: list[tuple[Item, list[tuple[Point, int, float | None, Counter]]]]
     before_after: list[tuple[Point, float | None, float | None, int, int]]
+    practised: int = 0  # participants with a scored answer in the cohort
+    withheld: bool = False  # point-level figures withheld: fewer people than the minimum group
 
 
 def workshop_modules(workshop: Workshop) -> list[Module]:
@@ -60,12 +65,15 @@ def workshop_modules(workshop: Workshop) -> list[Module]:
     return [found[i] for i in ids if i in found]
 
 
-def _answers(attempt_filter, question_ids: list[int]) -> list[tuple[int, int, dict, int]]:
-    """(user, question, response, version) of answers in matching attempts."""
+def latest_answers(in_cohort, question_ids: list[int]) -> list[tuple[int, int, dict, float | None]]:
+    """(user, question, response, score): each person's latest answer to each question, counting
+    only attempts that match ``in_cohort`` (one answer per person: figures count people)."""
     if not question_ids:
         return []
-    stmt = (select(Answer.user_id, Answer.question_id, Answer.response, Answer.version_id)
-            .join(Attempt, Attempt.id == Answer.attempt_id).where(attempt_filter, Answer.question_id.in_(question_ids)))
+    newest = (select(func.max(Answer.id).label("id")).join(Attempt, Attempt.id == Answer.attempt_id)
+              .where(in_cohort, Answer.question_id.in_(question_ids))
+              .group_by(Answer.user_id, Answer.question_id).subquery())
+    stmt = select(Answer.user_id, Answer.question_id, Answer.response, Answer.score).join(newest, newest.c.id == Answer.id)
     return [tuple(r) for r in db.session.execute(stmt)]
 
 
@@ -76,9 +84,10 @@ def _tally(response: dict, counts: Counter) -> None:
         counts.update(response["choices"])
 
 
-def question_summaries(modules: list[Module], attempt_filter) -> list[QuestionSummary]:
+def question_summaries(modules: list[Module], in_cohort, answers=None) -> list[QuestionSummary]:
+    """Per question of the modules: how many people answered (in the cohort) and what they chose."""
     pages = [(m, p) for m in modules for p in player.pages(m) if p.question is not None]
-    answers = _answers(attempt_filter, [p.question.id for _, p in pages])
+    answers = latest_answers(in_cohort, [p.question.id for _, p in pages]) if answers is None else answers
     by_question: dict[int, list[dict]] = defaultdict(list)
     for _, question_id, response, _ in answers:
         by_question[question_id].append(response)
@@ -94,37 +103,48 @@ def question_summaries(modules: list[Module], attempt_filter) -> list[QuestionSu
     return out
 
 
-def cohort_point_stats(user_ids: list[int]) -> dict[str, list[tuple[int, float]]]:
-    """point -> [(answered, mean)] per participant (from the kept-up point_mastery summary)."""
-    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for _user, point_id, stats in mastery.point_stats(user_ids):
-        out[point_id].append(stats)
-    return out
-
-
-def point_rows(user_ids: list[int]) -> list[tuple[Point, int, float | None, Counter]]:
-    """Per point: participants who answered, their mean score, and how many are in each state."""
-    stats = cohort_point_stats(user_ids)
+def point_rows(people: int, answers, tags: dict[int, list[str]]) -> list[tuple[Point, int, float | None, Counter]]:
+    """Per point: people who answered a question tagged with it (in the cohort), their mean score,
+    and how many are in each state — the trainees' own mastery rule, on the cohort's answers only."""
+    per_user: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for user_id, question_id, _, score in answers:
+        if score is not None:
+            for point_id in tags.get(question_id, []):
+                per_user[(user_id, point_id)].append(score)
+    by_point: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for (_, point_id), scores in per_user.items():
+        by_point[point_id].append((len(scores), sum(scores) / len(scores)))
     rows = []
     for point in db.session.scalars(select(Point).where(Point.retired_at.is_(None)).order_by(Point.sort)):
-        per_user = stats.get(point.id, [])
-        states = Counter(mastery.classify(n, m) for n, m in per_user)
-        states["none"] += len(user_ids) - len(per_user)
-        mean = sum(m for _, m in per_user) / len(per_user) if per_user else None
-        rows.append((point, len(per_user), mean, states))
+        stats = by_point.get(point.id, [])
+        states = Counter(mastery.classify(n, m) for n, m in stats)
+        states["none"] += people - len(stats)
+        mean = sum(m for _, m in stats) / len(stats) if stats else None
+        rows.append((point, len(stats), mean, states))
     return rows
 
 
-def before_after(modules: list[Module], attempt_filter) -> list[tuple[Point, float | None, float | None, int, int]]:
-    """Mean self-rating per point before and after (self-rating questions with a phase)."""
+def _question_tags(modules: list[Module]) -> dict[int, list[str]]:
+    """question id -> points of its current version (the versions answered in one workshop agree)."""
+    return {p.question.id: p.question.current_version.data.get("points", [])
+            for m in modules for p in player.pages(m) if p.question is not None}
+
+
+def before_after(modules: list[Module], in_cohort) -> list[tuple[Point, float | None, float | None, int, int]]:
+    """Mean self-rating per point before and after, one value per person and phase (their latest)."""
     pages = [p for m in modules for p in player.pages(m) if p.question is not None and p.question.type == "self_rating"]
     phase_of = {p.question.id: p.question.current_version.data.get("phase") for p in pages}
-    values: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for _, question_id, response, _ in _answers(attempt_filter, list(phase_of)):
+    latest: dict[tuple[str, str, int], tuple[int, int]] = {}  # (point, phase, user) -> (answer order, value)
+    for order, (user_id, question_id, response, _) in enumerate(latest_answers(in_cohort, list(phase_of))):
         phase = phase_of.get(question_id)
         if phase in ("before", "after"):
             for point, value in response["ratings"].items():
-                values[(point, phase)].append(value)
+                key = (point, phase, user_id)
+                if key not in latest or latest[key][0] < order:
+                    latest[key] = (order, value)
+    values: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for (point, phase, _), (_, value) in latest.items():
+        values[(point, phase)].append(value)
     points = {p.id: p for p in db.session.scalars(select(Point))}
     out = []
     for point_id in sorted({k[0] for k in values}):
@@ -148,19 +168,26 @@ def workshops_report(chosen: list[Workshop]) -> Report:
 
 
 def cohort_report(people: list[tuple[User, Organization]], modules: list[Module], in_cohort) -> Report:
-    """Progress matrix, answer distributions (attempts matching ``in_cohort``), point mastery, before/after."""
+    """Everything from the cohort's own attempts (``in_cohort``), never from the participants' other
+    history: progress matrix, answer distributions, point mastery, before/after. Point-level figures
+    of fewer than the minimum group size are withheld (services/disclosure)."""
+    found = completion.outcomes([u.id for u, _ in people], [m.id for m in modules], attempt_filter=in_cohort)
     points = progress.module_points()
-    matrix = []
-    for user, org in people:
-        rows = {r.module.id: r for r in progress.statuses(user, modules, points)}
-        matrix.append((user, org, [rows[m.id] for m in modules]))
-    in_workshop = in_cohort
-    prows = point_rows([u.id for u, _ in people])
+    matrix = [(user, org, [progress.ModuleStatus(m, points.get(m.id, []), found.get((user.id, m.id), completion.NOTHING))
+                           for m in modules]) for user, org in people]
+    tags = _question_tags(modules)
+    answers = latest_answers(in_cohort, list(tags))
+    practised = len({user_id for user_id, _, _, score in answers if score is not None})
+    withheld = disclosure.too_small(practised)
+    prows = [] if withheld else point_rows(len(people), answers, tags)
     items = db.session.scalars(select(Item).order_by(Item.number)).all()
     grid = [(item, [r for r in prows if r[0].item_id == item.id]) for item in items]
     weakest = sorted(prows, key=lambda r: (r[2] if r[2] is not None else -1, r[0].sort))
-    return Report(modules, matrix, question_summaries(modules, in_workshop), weakest, grid,
-                  before_after(modules, in_workshop))
+    ratings = before_after(modules, in_cohort)
+    rated = max([max(nb, na) for _, _, _, nb, na in ratings], default=0)
+    return Report(modules, matrix, question_summaries(modules, in_cohort, answers), weakest, grid,
+                  [] if disclosure.too_small(rated) else ratings, practised=practised,
+                  withheld=withheld or disclosure.too_small(rated))
 
 
 def session_questions(session: LiveSession) -> list[QuestionSummary]:
@@ -171,12 +198,12 @@ def session_questions(session: LiveSession) -> list[QuestionSummary]:
 def record_rows(workshop: Workshop, report_: Report | None = None):
     """The workshop record, one row per participant and module (names included)."""
     report_ = report_ or report(workshop)
-    yield ["研修会", "開催日", "氏名", "ふりがな", "ログインID", "所属", "モジュール", "状態", "得点", "最高得点", "最終学習"]
+    yield ["研修会", "開催日", "氏名", "ふりがな", "ログインID", "所属", "モジュール", "状態", "最高得点", "最終学習"]
     day = jst(workshop.starts_at, "%Y-%m-%d")
     for user, org, rows in report_.matrix:
         for row in rows:
             yield [workshop.title, day, user.display_name, user.furigana or "", user.login_id, org.full_name,
-                   row.module.title, row.status_label, _pct(row.score), _pct(row.best_score), jst(row.last_activity)]
+                   row.module.title, row.status_label, _pct(row.best_score), jst(row.last_activity)]
 
 
 def _pct(value: float | None) -> Any:

@@ -29,7 +29,7 @@ from trainer.models import Certificate
 from trainer.services import mastery_report, reports
 from trainer.services.csvio import write_csv
 from trainer.services.figures import Overview, module_counts
-from trainer.services.review import JST, Catalogue, Filters, Scope, programme_label
+from trainer.services.review import JST, Catalogue, Filters, Scope, module_marks, programme_label
 from trainer.services.wareki import to_wareki
 
 BLOCK = 64 * 1024
@@ -98,44 +98,49 @@ def summary_tables(scope: Scope, ov: Overview) -> list[Table]:
         yield ["合計", scope.jurisdiction.code or "", f"{scope.jurisdiction.name} 管内の計", "",
                *_figure_cells(ov.total, ov.courses)]
 
-    modules = Table("モジュール別", ["モジュールID", "モジュール", "コース", "受講開始者数", "修了者数"],
-                    [[m.module.id, m.module.title, m.courses, m.started, m.completed] for m in ov.modules])
+    modules = Table("モジュール別", ["モジュールID", "モジュール", "コース", "受講開始者数", "最後まで取り組んだ人数",
+                                 "合格者数", "合格点（%）"],
+                    [[m.module.id, m.module.title, m.courses, m.started, m.finished,
+                      m.passed if m.mark is not None else None, m.mark] for m in ov.modules])
     return [Table("市区町村別", header, rows()), modules]
 
 
 def modules_table(scope: Scope, filters: Filters, cat: Catalogue) -> Table:
-    """Started and completed per municipality and module (the drill-down's module table, for all)."""
+    """Started, finished and passed per municipality and module (the drill-down's module table, for all)."""
     _, modules = cat.selected(filters)
     counts = module_counts(scope, filters, cat, [m.id for m in modules])
+    marks = module_marks(cat)
     per_unit: dict[tuple[int, str], list[int]] = {}
-    for (org_id, module_id), (started, completed) in counts.items():
-        cell = per_unit.setdefault((scope.unit_of[org_id], module_id), [0, 0])
-        cell[0] += started
-        cell[1] += completed
+    for (org_id, module_id), figures in counts.items():
+        cell = per_unit.setdefault((scope.unit_of[org_id], module_id), [0, 0, 0])
+        for i, n in enumerate(figures):
+            cell[i] += n
 
     def rows() -> Iterator[list[Any]]:
         for unit in scope.selected_units(filters):
             for module in modules:
-                started, completed = per_unit.get((unit.id, module.id), (0, 0))
+                started, finished, passed = per_unit.get((unit.id, module.id), (0, 0, 0))
+                mark = marks.get(module.id)
                 yield [unit.code or "", unit.name, programme_label(scope.programme(unit.id)), module.id,
-                       module.title, cat.courses_of(module.id), started, completed]
+                       module.title, cat.courses_of(module.id), started, finished,
+                       passed if mark is not None else None, mark]
 
     return Table("モジュール別", ["団体コード", "市区町村", "実施事業", "モジュールID", "モジュール", "コース",
-                               "受講開始者数", "修了者数"], rows())
+                               "受講開始者数", "最後まで取り組んだ人数", "合格者数", "合格点（%）"], rows())
 
 
 def records_table(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int | None = None) -> Table:
     header = ["団体コード", "市区町村", "所属", "受講者ID", "氏名", "ふりがな", "モジュールID", "モジュール", "状態",
-              "開始日", "開始日（和暦）", "修了日", "修了日（和暦）", "最高得点（%）", "受講回数", "最終学習日",
-              "最終学習日（和暦）"]
+              "開始日", "開始日（和暦）", "最後まで取り組んだ日", "最後まで取り組んだ日（和暦）", "合格日", "合格日（和暦）",
+              "合格点（%）", "最高得点（%）", "受講回数", "最終学習日", "最終学習日（和暦）"]
     source = (reports.record_rows(scope, filters, cat, unit_id) if unit_id is not None
               else reports.all_record_rows(scope, filters, cat))
 
     def rows() -> Iterator[list[Any]]:
         for r in source:
             yield [r.unit.code or "", r.unit.name, r.org.name, r.user_id, r.name, r.furigana or "", r.module_id,
-                   r.module_title, r.status, *dated(r.first_started), *dated(r.first_completed),
-                   percent(r.best_score), r.attempts, *dated(r.last_activity)]
+                   r.module_title, r.status, *dated(r.first_started), *dated(r.first_finished),
+                   *dated(r.first_passed), r.outcome.mark, percent(r.best_score), r.attempts, *dated(r.last_activity)]
 
     return Table("受講記録", header, rows())
 

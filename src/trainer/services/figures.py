@@ -12,13 +12,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, distinct, func, null, select
 from sqlalchemy.sql import Select
 
 from trainer.extensions import db
 from trainer.models import Attempt, Module, Organization, User
+from trainer.services import completion
 from trainer.services.review import (
-    JST, PROGRAMME_CHOICES, UNSET, Catalogue, CourseInfo, Filters, Scope, in_window, trainees,
+    JST, PROGRAMME_CHOICES, UNSET, Catalogue, CourseInfo, Filters, Scope, in_window, module_marks, module_records,
+    trainees,
 )
 
 SORT_LABELS = {"code": "団体コード", "name": "名称", "registered": "登録受講者", "started": "受講開始",
@@ -59,10 +61,20 @@ class Row:
 
 @dataclass
 class ModuleRow:
+    """Per module: trainees who first started, first finished (最後まで取り組んだ) and first passed
+    (合格, when the module has a pass mark) in the period — over all their attempts."""
+
     module: Module
     courses: str
+    mark: int | None = None
     started: int = 0
-    completed: int = 0
+    finished: int = 0
+    passed: int = 0
+
+    def add(self, counts: tuple[int, int, int]) -> None:
+        self.started += counts[0]
+        self.finished += counts[1]
+        self.passed += counts[2]
 
 
 @dataclass
@@ -127,21 +139,27 @@ def org_figures(scope: Scope, filters: Filters, cat: Catalogue, courses: list[Co
 
 
 def module_counts(scope: Scope, filters: Filters, cat: Catalogue, module_ids: list[str],
-                  org_ids: list[int] | None = None) -> dict[tuple[int, str], tuple[int, int]]:
-    """(org_id, module_id) -> (trainees who first started it in the period, who first completed it in
-    the period). A trainee's attempt number 1 is their first start of a module and, since a retake
-    begins only after a completed attempt (player.start), also their first completion: one pass."""
+                  org_ids: list[int] | None = None) -> dict[tuple[int, str], tuple[int, int, int]]:
+    """(org_id, module_id) -> trainees whose first start, first finish and first pass fell in the
+    period, each over ALL their attempts at the module (an abandoned attempt, a retake or a live
+    restart changes nothing: services/completion)."""
     if not module_ids:
         return {}
     start, end = filters.window()
+    marks = module_marks(cat)
     people = trainees(scope, filters, org_ids).subquery("people")
-    stmt = (select(User.organization_id, Attempt.module_id,
-                   func.sum(case((in_window(Attempt.started_at, start, end), 1), else_=0)),
-                   func.sum(case((in_window(Attempt.completed_at, start, end), 1), else_=0)))
-            .join(User, User.id == Attempt.user_id)
-            .where(Attempt.user_id.in_(select(people.c.user_id)), Attempt.number == 1, cat.attempts_in(module_ids))
-            .group_by(User.organization_id, Attempt.module_id))
-    return {(o, m): (int(s or 0), int(c or 0)) for o, m, s, c in db.session.execute(stmt)}
+    rec = module_records(people, cat.attempts_in(module_ids), set(marks.values())).subquery("module_records")
+    by_mark: dict[int, list[str]] = {}
+    for module_id, mark in marks.items():
+        by_mark.setdefault(mark, []).append(module_id)
+    passed = case(*[(rec.c.module_id.in_(ids), completion.passed_column(rec, mark)) for mark, ids in by_mark.items()],
+                  else_=None) if by_mark else null()
+    stmt = (select(User.organization_id, rec.c.module_id,
+                   func.sum(case((in_window(rec.c.started, start, end), 1), else_=0)),
+                   func.sum(case((in_window(rec.c.finished, start, end), 1), else_=0)),
+                   func.sum(case((in_window(passed, start, end), 1), else_=0)))
+            .join(User, User.id == rec.c.user_id).group_by(User.organization_id, rec.c.module_id))
+    return {(o, m): (int(s or 0), int(f or 0), int(p or 0)) for o, m, s, f, p in db.session.execute(stmt)}
 
 
 def overview(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int | None = None) -> Overview:
@@ -160,10 +178,10 @@ def overview(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int | None
             rows[key].figures.add(figures)
     ordered = sort_rows(list(rows.values()), filters)
     counts = module_counts(scope, filters, cat, module_ids, org_ids)
-    module_rows = {m.id: ModuleRow(m, cat.courses_of(m.id)) for m in modules}
-    for (_, module_id), (started, completed) in counts.items():
-        module_rows[module_id].started += started
-        module_rows[module_id].completed += completed
+    marks = module_marks(cat)
+    module_rows = {m.id: ModuleRow(m, cat.courses_of(m.id), marks.get(m.id)) for m in modules}
+    for (_, module_id), figures in counts.items():
+        module_rows[module_id].add(figures)
     return Overview(courses, ordered, _total(ordered, courses), _by_programme(ordered, courses),
                     list(module_rows.values()))
 

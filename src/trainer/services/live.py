@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, LiveSession, Module, User, Workshop, WorkshopParticipant
 from trainer.dates import utcnow
-from trainer.services import answering, player
+from trainer.services import answering, player, unique
 
 ACTIONS = ("goto", "open", "close", "reveal", "end")
 _VERSION = select(LiveSession.version, LiveSession.ended_at).where(
@@ -53,6 +53,18 @@ def version_of(session_id: int, user_id: int) -> tuple[int, bool] | None:
     return None if row is None else (row.version, row.ended_at is not None)
 
 
+def successor(session_id: int) -> int | None:
+    """The live session now running in the same workshop, if this one has ended (a restart): the
+    participants' pages move to it by themselves."""
+    ended = db.session.get(LiveSession, session_id)
+    if ended is None or ended.ended_at is None:
+        return None
+    stmt = (select(LiveSession.id).where(LiveSession.workshop_id == ended.workshop_id, LiveSession.ended_at.is_(None),
+                                         LiveSession.id != ended.id)
+            .order_by(LiveSession.started_at.desc(), LiveSession.id.desc()).limit(1))
+    return db.session.scalar(stmt)
+
+
 def change(session: LiveSession, action: str, page: int | None = None) -> None:
     """Apply one facilitator action atomically and bump the version."""
     if session.ended_at is not None:
@@ -76,17 +88,38 @@ def change(session: LiveSession, action: str, page: int | None = None) -> None:
     db.session.expire(session)
 
 
+def resume(session: LiveSession) -> None:
+    """Run an ended session again from where it stopped (a mis-click on 「終了」 costs nothing)."""
+    if session.ended_at is None:
+        raise LiveError("このライブ進行は終了していません。")
+    db.session.execute(update(LiveSession).where(LiveSession.id == session.id)
+                       .values(ended_at=None, question_open=False, version=LiveSession.version + 1))
+    db.session.expire(session)
+
+
+
+
 def participant_attempt(session: LiveSession, user: User) -> Attempt:
-    """The participant's attempt for this session, created on first join (safe against a race)."""
+    """The participant's attempt for this session: their own from an earlier live session of the
+    same module in this workshop if it is unfinished (a restarted session continues it: nobody is
+    left with a dangling attempt), else a new one on first join (safe against a race)."""
     stmt = select(Attempt).where(Attempt.live_session_id == session.id, Attempt.user_id == user.id)
     attempt = db.session.scalar(stmt)
     if attempt is not None:
         return attempt
+    carried = db.session.scalar(
+        select(Attempt).where(Attempt.user_id == user.id, Attempt.module_id == session.module_id,
+                              Attempt.workshop_id == session.workshop_id, Attempt.completed_at.is_(None))
+        .order_by(Attempt.number.desc()).limit(1))
+    if carried is not None:
+        carried.live_session_id = session.id
+        db.session.flush()
+        return carried
     for _ in range(3):
         number = (db.session.scalar(select(func.max(Attempt.number)).where(
             Attempt.user_id == user.id, Attempt.module_id == session.module_id)) or 0) + 1
         try:
-            with db.session.begin_nested():
+            with unique.savepoint():
                 attempt = Attempt(user_id=user.id, module_id=session.module_id, number=number,
                                   workshop_id=session.workshop_id, live_session_id=session.id)
                 db.session.add(attempt)

@@ -16,11 +16,10 @@ from sqlalchemy import and_, case, exists, func, select
 from trainer.extensions import db
 from trainer.models import Answer, Item, Organization, Point, QuestionPoint, User
 from trainer.models import PointMastery as Summary
-from trainer.services import mastery
+from trainer.services import disclosure, mastery
 from trainer.services.review import Filters, Scope, trainees
 
-#: Groups with fewer practising trainees than this get no point-level figures.
-MIN_GROUP_SIZE = 5
+MIN_GROUP_SIZE = disclosure.MIN_GROUP_SIZE
 
 
 @dataclass
@@ -86,7 +85,7 @@ def mastery_report(scope: Scope, filters: Filters, min_group: int = MIN_GROUP_SI
             if target is not None:
                 _merge(target, group)
     total.suppressed = 0 < total.practised < min_group
-    hidden = suppressed_groups({u: g.practised for u, g in units.items()}, min_group)
+    hidden = disclosure.suppressed_groups({u: g.practised for u, g in units.items()}, min_group)
     for unit_id in hidden:
         units[unit_id].suppressed = True
     return MasteryReport(point_items(), total, list(units.values()), min_group)
@@ -97,16 +96,6 @@ def _merge(target: GroupMastery, group: GroupMastery) -> None:
     for key in group.answered:
         target.answered[key] = target.answered.get(key, 0) + group.answered[key]
         target.secure[key] = target.secure.get(key, 0) + group.secure.get(key, 0)
-
-
-def suppressed_groups(sizes: dict[int, int], min_group: int) -> set[int]:
-    """Groups with 1..min_group-1 trainees, plus the smallest others when the hidden ones together
-    are still fewer than min_group (otherwise the total minus the shown groups would reveal them)."""
-    hidden = {g for g, n in sizes.items() if 0 < n < min_group}
-    others = sorted((n, g) for g, n in sizes.items() if n >= min_group)
-    while hidden and sum(sizes[g] for g in hidden) < min_group and others:
-        hidden.add(others.pop(0)[1])
-    return hidden
 
 
 def _mastery_by_org(scope: Scope, filters: Filters) -> dict[int, GroupMastery]:

@@ -1,32 +1,57 @@
-"""What a trainee has done: module status for the catalogue, courses and their completion."""
+"""What a trainee has done: module status for the catalogue, courses and their completion, in the
+words services/completion defines."""
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from trainer.extensions import db
-from trainer.models import Attempt, Case, Course, Module, Point, Question, QuestionPoint, User
-
-STATUS_LABELS = {"not_started": "未着手", "in_progress": "学習中", "completed": "修了"}
-
+from trainer.models import Case, Course, Module, Point, Question, QuestionPoint, User
+from trainer.services import completion
 
 @dataclass
 class ModuleStatus:
+    """A module with the trainee's outcome in it (services/completion defines every word)."""
+
     module: Module
     points: list[str] = field(default_factory=list)
-    status: str = "not_started"
-    score: float | None = None
-    best_score: float | None = None
-    last_activity: datetime | None = None
-    attempts: int = 0
-    seconds: int = 0
+    outcome: completion.Outcome = completion.NOTHING
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return self.outcome.label
+
+    @property
+    def icon(self) -> str:
+        return self.outcome.icon
+
+    @property
+    def best_score(self) -> float | None:
+        return self.outcome.best_score
+
+    @property
+    def last_activity(self) -> datetime | None:
+        return self.outcome.last_activity
+
+    @property
+    def attempts(self) -> int:
+        return self.outcome.attempts
+
+    @property
+    def seconds(self) -> int:
+        return self.outcome.seconds
+
+    @property
+    def in_progress(self) -> bool:
+        """An attempt is open (the trainee can continue where they stopped)."""
+        return self.outcome.open_attempt
 
 
 def module_points() -> dict[str, list[str]]:
@@ -44,28 +69,14 @@ def active_modules() -> list[Module]:
     return list(db.session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.sort)))
 
 
-def statuses(user: User, modules: list[Module] | None = None,
-             points: dict[str, list[str]] | None = None) -> list[ModuleStatus]:
-    """Every active module with this trainee's status, score, last activity and time spent."""
+def statuses(user: User, modules: list[Module] | None = None, points: dict[str, list[str]] | None = None,
+             *, attempt_filter=None, marks: dict[str, int] | None = None) -> list[ModuleStatus]:
+    """Every active module (or the given ones) with this trainee's outcome. ``attempt_filter``
+    narrows the attempts that count (a workshop's view counts only its own)."""
     modules = modules if modules is not None else active_modules()
     points = points if points is not None else module_points()
-    rows = {m.id: ModuleStatus(m, points.get(m.id, [])) for m in modules}
-    attempts = db.session.scalars(select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.number))
-    for attempt in attempts:
-        row = rows.get(attempt.module_id)
-        if row is None:
-            continue
-        row.attempts += 1
-        row.seconds += attempt.seconds_spent
-        row.last_activity = max(filter(None, [row.last_activity, attempt.last_activity_at]))
-        if attempt.completed_at is not None:
-            row.status = "completed"
-            row.score = attempt.score
-            if attempt.score is not None:
-                row.best_score = max(attempt.score, row.best_score or 0)
-        elif row.status == "not_started":
-            row.status = "in_progress"
-    return list(rows.values())
+    found = completion.outcomes([user.id], [m.id for m in modules], marks=marks, attempt_filter=attempt_filter)
+    return [ModuleStatus(m, points.get(m.id, []), found.get((user.id, m.id), completion.NOTHING)) for m in modules]
 
 
 def filter_statuses(rows: list[ModuleStatus], *, item: str | None, pattern: str | None,
@@ -91,21 +102,19 @@ def filter_statuses(rows: list[ModuleStatus], *, item: str | None, pattern: str 
 class CourseStatus:
     course: Course
     modules: list[tuple[ModuleStatus, bool]]  # (status, counts toward completion)
+    standing: completion.CourseStanding
 
     @property
     def done(self) -> int:
-        return sum(1 for _, ok in self.modules if ok)
+        return self.standing.counted
 
     @property
     def completed(self) -> bool:
-        return bool(self.modules) and self.done == len(self.modules)
+        return self.standing.completed
 
-
-def passes(row: ModuleStatus, pass_score: int | None) -> bool:
-    """A module counts for a course when completed (with the course's minimum score, if any)."""
-    if row.status != "completed":
-        return False
-    return pass_score is None or (row.best_score or 0) >= pass_score
+    @property
+    def completed_on(self) -> datetime | None:
+        return self.standing.completed_on
 
 
 def courses(user: User, rows: list[ModuleStatus] | None = None) -> list[CourseStatus]:
@@ -113,21 +122,13 @@ def courses(user: User, rows: list[ModuleStatus] | None = None) -> list[CourseSt
     rows = {r.module.id: r for r in (rows if rows is not None else statuses(user))}
     out = []
     for course in db.session.scalars(select(Course).where(Course.retired_at.is_(None)).order_by(Course.sort)):
-        mods = [(rows[mid], passes(rows[mid], course.pass_score)) for mid in course.module_ids if mid in rows]
-        out.append(CourseStatus(course, mods))
+        mine = [rows[mid] for mid in course.module_ids if mid in rows]
+        standing = completion.course_standing([r.module.id for r in mine], {r.module.id: r.outcome for r in mine})
+        out.append(CourseStatus(course, [(r, r.outcome.counts is not None) for r in mine], standing))
     return out
 
 
 def completion_date(user: User, course: Course) -> datetime | None:
-    """When the last module of the course was first completed to the course's standard."""
-    dates = []
-    for module_id in course.module_ids:
-        stmt = select(func.min(Attempt.completed_at)).where(
-            Attempt.user_id == user.id, Attempt.module_id == module_id, Attempt.completed_at.is_not(None))
-        if course.pass_score is not None:
-            stmt = stmt.where(Attempt.score >= course.pass_score)
-        first = db.session.scalar(stmt)
-        if first is None:
-            return None
-        dates.append(first)
-    return max(dates) if dates else None
+    """When the course was completed (the day its last module first counted), or None."""
+    status = next((c for c in courses(user) if c.course.id == course.id), None)
+    return status.completed_on if status is not None else None

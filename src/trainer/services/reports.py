@@ -14,9 +14,9 @@ from sqlalchemy import case, exists, func, select
 
 from trainer.extensions import db
 from trainer.models import Certificate, Module, Organization, Role, User, UserRole
-from trainer.services import certificates, progress
+from trainer.services import certificates, completion, progress
 from trainer.services.review import (
-    Catalogue, CourseInfo, Filters, Scope, in_window, module_records, per_trainee, trainees,
+    Catalogue, CourseInfo, Filters, Scope, course_marks, in_window, module_marks, module_records, per_trainee, trainees,
 )
 
 STREAM_BATCH = 1000
@@ -67,7 +67,7 @@ def _trainee_statement(scope: Scope, filters: Filters, cat: Catalogue, unit_id: 
     courses, modules = cat.selected(filters)
     start, end = filters.window()
     people = trainees(scope, filters, _unit_org_ids(scope, filters, unit_id)).subquery("people")
-    records = module_records(people, cat.attempts_in([m.id for m in modules]), courses).subquery("module_records")
+    records = module_records(people, cat.attempts_in([m.id for m in modules]), course_marks(courses)).subquery("module_records")
     users = per_trainee(records, courses).subquery("trainee_totals")
     columns = [users.c[f"{p}_{i}"] for i in range(len(courses)) for p in ("n", "d")]
     stmt = (select(User.id, User.display_name, User.furigana, User.organization_id, users.c.last_activity, *columns)
@@ -128,6 +128,8 @@ def certificate_codes(scope: Scope, user_ids: list[int]) -> dict[tuple[int, str]
 
 @dataclass(frozen=True)
 class RecordRow:
+    """One trainee's standing in one module (services/completion defines the words)."""
+
     user_id: int
     name: str
     furigana: str | None
@@ -135,15 +137,42 @@ class RecordRow:
     unit: Organization
     module_id: str
     module_title: str
-    first_started: datetime
-    first_completed: datetime | None
-    best_score: float | None
-    attempts: int
-    last_activity: datetime
+    outcome: completion.Outcome
 
     @property
     def status(self) -> str:
-        return "修了" if self.first_completed else "学習中"
+        return self.outcome.label
+
+    @property
+    def first_started(self) -> datetime | None:
+        return self.outcome.started
+
+    @property
+    def first_finished(self) -> datetime | None:
+        return self.outcome.finished
+
+    @property
+    def first_passed(self) -> datetime | None:
+        return self.outcome.passed
+
+    @property
+    def best_score(self) -> float | None:
+        return self.outcome.best_score
+
+    @property
+    def attempts(self) -> int:
+        return self.outcome.attempts
+
+    @property
+    def last_activity(self) -> datetime | None:
+        return self.outcome.last_activity
+
+
+def _records_statement(people, cat: Catalogue, module_ids: list[str]):
+    marks = module_marks(cat)
+    rec = module_records(people, cat.attempts_in(module_ids), set(marks.values())).subquery("module_records")
+    columns = [c for c in rec.c if c.name not in ("user_id", "module_id")]
+    return rec, marks, columns
 
 
 def record_rows(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int) -> Iterator[RecordRow]:
@@ -151,18 +180,18 @@ def record_rows(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int) ->
     _, modules = cat.selected(filters)
     start, end = filters.window()
     people = trainees(scope, filters, _unit_org_ids(scope, filters, unit_id)).subquery("people")
-    rec = module_records(people, cat.attempts_in([m.id for m in modules]), []).subquery("module_records")
-    stmt = (select(User.id, User.display_name, User.furigana, User.organization_id, Module.id, Module.title,
-                   rec.c.first_started, rec.c.first_completed, rec.c.best_score, rec.c.attempts, rec.c.last_activity)
+    rec, marks, columns = _records_statement(people, cat, [m.id for m in modules])
+    stmt = (select(User.id, User.display_name, User.furigana, User.organization_id, Module.id, Module.title, *columns)
             .join(rec, rec.c.user_id == User.id).join(Module, Module.id == rec.c.module_id)
             .order_by(_org_rank(scope, unit_id), func.coalesce(User.furigana, User.display_name), User.id, Module.sort))
     if end is not None:
-        stmt = stmt.where(rec.c.first_started < end)
+        stmt = stmt.where(rec.c.started < end)
     if start is not None:
         stmt = stmt.where(rec.c.last_activity >= start)
     for row in _stream(stmt):
         org = scope.orgs[row[3]]
-        yield RecordRow(row[0], row[1], row[2], org, scope.orgs[scope.unit_of[org.id]], *row[4:])
+        outcome = completion.outcome_from_row(row, marks.get(row[4]))
+        yield RecordRow(row[0], row[1], row[2], org, scope.orgs[scope.unit_of[org.id]], row[4], row[5], outcome)
 
 
 def all_record_rows(scope: Scope, filters: Filters, cat: Catalogue) -> Iterator[RecordRow]:
@@ -176,7 +205,6 @@ def all_record_rows(scope: Scope, filters: Filters, cat: Catalogue) -> Iterator[
 class TraineeRecord:
     user: User
     modules: list[RecordRow]
-    latest_scores: dict[str, float | None]
     courses: list[tuple[progress.CourseStatus, datetime | None, Certificate | None]]
 
 
@@ -189,21 +217,16 @@ def trainee(scope: Scope, user_id: int) -> User | None:
 
 
 def trainee_record(scope: Scope, user: User, cat: Catalogue) -> TraineeRecord:
-    """Modules (dates, scores, attempts), courses (completion date) and certificates — no answers."""
-    people = select(User.id.label("user_id"), User.organization_id.label("org_id")).where(User.id == user.id).subquery()
-    rec = module_records(people, cat.attempts_in([m.id for m in cat.modules]), []).subquery()
-    stmt = (select(Module.id, Module.title, rec.c.first_started, rec.c.first_completed, rec.c.best_score,
-                   rec.c.attempts, rec.c.last_activity).join(rec, rec.c.module_id == Module.id).order_by(Module.sort))
+    """Modules (dates, scores, attempts), courses (completion date) and certificates — no answers.
+    The same outcomes the trainee sees on their own pages (progress.statuses / progress.courses)."""
+    rows = progress.statuses(user, cat.modules)
     org = scope.orgs[user.organization_id]
     unit = scope.orgs[scope.unit_of[org.id]]
-    modules = [RecordRow(user.id, user.display_name, user.furigana, org, unit, *row) for row in db.session.execute(stmt)]
-    latest = {s.module.id: s.score for s in progress.statuses(user, cat.modules)}
+    modules = [RecordRow(user.id, user.display_name, user.furigana, org, unit, r.module.id, r.module.title, r.outcome)
+               for r in rows if r.outcome.attempts]
     issued = {c.course_id: c for c in certificates.of_user(user)}
-    courses = []
-    for status in progress.courses(user):
-        day = progress.completion_date(user, status.course) if status.completed else None
-        courses.append((status, day, issued.get(status.course.id)))
-    return TraineeRecord(user, modules, latest, courses)
+    courses = [(status, status.completed_on, issued.get(status.course.id)) for status in progress.courses(user, rows)]
+    return TraineeRecord(user, modules, courses)
 
 
 def certificates_for(scope: Scope, unit_id: int, filters: Filters) -> Iterator[Certificate]:

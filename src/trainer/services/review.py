@@ -12,13 +12,15 @@ How the period (since/until, whole days in Asia/Tokyo) is counted, in one place:
 
 - 登録受講者: active trainee accounts registered before the end of the period;
 - 受講開始: trainees whose first attempt (at any of the selected modules) began in the period;
-- per module: the trainees whose first start, and whose first completion, fell in the period;
-- コース修了: the course was completed in the period, i.e. the last of its modules first reached the
-  course's pass score in the period (the rule of ``progress.courses`` / ``progress.completion_date``);
+- per module: the trainees whose first start, first finish (最後まで取り組んだ) and first pass (合格)
+  fell in the period — over all their attempts (services/completion defines the words);
+- コース修了: the course was completed in the period, i.e. the last of its modules first counted
+  (合格, or finished for a course without a pass score) in the period (completion.course_standing);
 - 最終学習: the latest activity of the trainees (not cut by the period).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -30,6 +32,7 @@ from sqlalchemy.sql import Select
 from trainer.extensions import db
 from trainer.models import Attempt, Course, Module, Organization, OrgKind, Role, User, UserRole
 from trainer.models.org import PROGRAMME_LABELS
+from trainer.services import completion
 
 JST = ZoneInfo("Asia/Tokyo")
 UNSET = "unset"
@@ -160,6 +163,16 @@ class Catalogue:
         return Attempt.module_id.in_(module_ids)
 
 
+def module_marks(cat: Catalogue) -> dict[str, int]:
+    """module_id -> pass mark (services/completion.pass_marks over the catalogue's courses)."""
+    marks: dict[str, int] = {}
+    for course in cat.courses:
+        if course.pass_score is not None:
+            for module_id in course.module_ids:
+                marks[module_id] = max(marks.get(module_id, 0), course.pass_score)
+    return marks
+
+
 def catalogue() -> Catalogue:
     """Active courses (with their active modules, in course order) and all active modules."""
     modules = list(db.session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.sort)))
@@ -196,35 +209,24 @@ def in_window(column, start: datetime | None, end: datetime | None):
     return and_(*conditions)
 
 
-def _pass_column(name: str, pass_score: int | None):
-    return f"{name}_{pass_score if pass_score is not None else 'any'}"
-
-
-def module_records(people, modules, courses: list[CourseInfo]):
-    """Subquery: one row per (trainee, module) attempted, with the dates the figures need.
-
-    ``modules`` is a clause on Attempt.module_id (Catalogue.attempts_in). ``pass_<score>`` is the
-    first completion reaching that pass score (``pass_any``: any completion).
-    """
-    columns = [
-        Attempt.user_id, Attempt.module_id,
-        func.min(Attempt.started_at).label("first_started"),
-        func.min(Attempt.completed_at).label("first_completed"),
-        func.max(Attempt.last_activity_at).label("last_activity"),
-        func.max(case((Attempt.completed_at.is_not(None), Attempt.score))).label("best_score"),
-        func.count().label("attempts"),
-    ]
-    for score in sorted({c.pass_score for c in courses if c.pass_score is not None}):
-        columns.append(func.min(case((Attempt.score >= score, Attempt.completed_at))).label(_pass_column("pass", score)))
+def module_records(people, modules, marks: Iterable[int]):
+    """Subquery: one row per (trainee, module) attempted, with services/completion's columns
+    (started, finished, best_score, attempts, open_attempt, last_activity, seconds, and
+    ``passed_<mark>`` for each pass mark given). ``modules`` is a clause on Attempt.module_id
+    (Catalogue.attempts_in)."""
+    columns = [Attempt.user_id, Attempt.module_id, *completion.outcome_columns(marks)]
     # grouped in the (user_id, module_id) index order, so without a sort; callers join the people
     return (select(*columns).where(Attempt.user_id.in_(select(people.c.user_id)), modules)
             .group_by(Attempt.user_id, Attempt.module_id))
 
 
+def course_marks(courses: list[CourseInfo]) -> set[int]:
+    return {c.pass_score for c in courses if c.pass_score is not None}
+
+
 def _course_pass(records, course: CourseInfo):
-    if course.pass_score is None:
-        return records.c.first_completed
-    return records.c[_pass_column("pass", course.pass_score)]
+    """When a module first counted toward the course (completion.Outcome.counts, in SQL)."""
+    return completion.passed_column(records, course.pass_score)
 
 
 def per_trainee(records, courses: list[CourseInfo]) -> Select:

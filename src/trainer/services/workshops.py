@@ -6,14 +6,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from trainer.extensions import db
 from trainer.models import (
-    Module, Organization, OrgKind, Role, User, Workshop, WorkshopFacilitator, WorkshopModule, WorkshopParticipant,
+    Module, Organization, OrgKind, Role, User, UserRole, Workshop, WorkshopFacilitator, WorkshopModule,
+    WorkshopParticipant,
 )
 from trainer.dates import utcnow
-from trainer.services import accounts, audit, unique
+from trainer.services import accounts, audit, orgs, unique
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
@@ -39,12 +40,28 @@ def _logins(text: str) -> list[str]:
     return [accounts.normalise_login_id(x) for x in re.split(r"[\s,、，]+", text or "") if x.strip()]
 
 
-def _users(logins: list[str]) -> tuple[list[User], list[str]]:
+def jurisdiction_of(org: Organization) -> int | None:
+    """The jurisdiction (prefecture or designated city) an organization belongs to."""
+    return orgs.jurisdiction_for(org)
+
+
+def _people(logins: list[str], jurisdiction: int | None, role: Role) -> tuple[list[User], list[str]]:
+    """Active accounts with ``role`` in organizations of ``jurisdiction``, and the logins that are not
+    (unknown, inactive, another role or another jurisdiction alike: the caller cannot tell which)."""
     if not logins:
         return [], []
-    found = {u.login_id: u for u in db.session.scalars(select(User).where(User.login_id.in_(logins)))}
-    missing = [x for x in logins if x not in found or not found[x].active]
-    return [found[x] for x in dict.fromkeys(logins) if x in found and found[x].active], missing
+    stmt = (select(User).join(Organization, Organization.id == User.organization_id)
+            .where(User.login_id.in_(logins), User.active.is_(True),
+                   or_(Organization.jurisdiction_id == jurisdiction, Organization.id == jurisdiction),
+                   exists().where(UserRole.user_id == User.id, UserRole.role == role)))
+    found = {u.login_id: u for u in db.session.scalars(stmt)} if jurisdiction is not None else {}
+    return [found[x] for x in dict.fromkeys(logins) if x in found], [x for x in dict.fromkeys(logins) if x not in found]
+
+
+def _refused(kind: str, logins: list[str], jurisdiction_name: str) -> str:
+    """One message whatever the reason, so an invitation never tells whether a login ID exists."""
+    return (f"{kind}として招待できないログインID: {'、'.join(logins)}（{jurisdiction_name}の管内で{kind}として"
+            "登録されている、利用中のアカウントのログインIDか確かめてください）")
 
 
 def new_join_code() -> str:
@@ -59,17 +76,18 @@ def normalise_code(value: str) -> str:
 
 
 def create(owner: User, data: WorkshopInput) -> Workshop:
-    """Create a workshop with its modules, co-facilitators and invited participants."""
+    """Create a workshop with its modules, co-facilitators and invited participants. Participants
+    and co-facilitators come from the owner's own jurisdiction only (docs/security.md)."""
     _check(data)
-    co, missing_co = _users(_logins(data.co_facilitators))
-    invited, missing = _users(_logins(data.participants))
+    scope = jurisdiction_of(db.session.get(Organization, owner.organization_id))
+    scope_name = _scope_name(scope)
+    co, missing_co = _people(_logins(data.co_facilitators), scope, Role.FACILITATOR)
+    invited, missing = _people(_logins(data.participants), scope, Role.TRAINEE)
     problems = []
     if missing_co:
-        problems.append("ファシリテーターとして見つからないログインID: " + "、".join(missing_co))
-    if not_fac := [u.login_id for u in co if not u.has_role(Role.FACILITATOR)]:
-        problems.append("ファシリテーターの役割がないログインID: " + "、".join(not_fac))
+        problems.append(_refused("ファシリテーター", missing_co, scope_name))
     if missing:
-        problems.append("参加者として見つからないログインID: " + "、".join(missing))
+        problems.append(_refused("受講者", missing, scope_name))
     if problems:
         raise WorkshopError(" / ".join(problems))
     workshop = Workshop(title=data.title.strip(), starts_at=data.starts_at, ends_at=data.ends_at,
@@ -82,6 +100,11 @@ def create(owner: User, data: WorkshopInput) -> Workshop:
     db.session.flush()
     audit.record("workshop.create", actor=owner, subject=workshop.title, detail={"workshop": workshop.id})
     return workshop
+
+
+def _scope_name(jurisdiction: int | None) -> str:
+    org = db.session.get(Organization, jurisdiction) if jurisdiction is not None else None
+    return org.name if org is not None else "所属"
 
 
 def _check(data: WorkshopInput) -> None:
@@ -97,9 +120,11 @@ def _check(data: WorkshopInput) -> None:
 
 
 def invite(workshop: Workshop, logins_text: str, *, actor: User) -> int:
-    users, missing = _users(_logins(logins_text))
+    """Add trainees of the workshop's jurisdiction; any other login ID refuses the whole invitation."""
+    scope = jurisdiction_of(db.session.get(Organization, workshop.organization_id))
+    users, missing = _people(_logins(logins_text), scope, Role.TRAINEE)
     if missing:
-        raise WorkshopError("見つからないログインID: " + "、".join(missing))
+        raise WorkshopError(_refused("受講者", missing, _scope_name(scope)))
     present = {p.user_id for p in workshop.participants}
     added = [WorkshopParticipant(user_id=u.id, via="invite") for u in users if u.id not in present]
     workshop.participants.extend(added)
@@ -138,8 +163,7 @@ def join(workshop: Workshop, user: User, via: str = "code") -> WorkshopParticipa
 
 def registration_orgs(workshop: Workshop) -> list[Organization]:
     """Where a walk-in may register: the organizations of the workshop's jurisdiction."""
-    home = db.session.get(Organization, workshop.organization_id)
-    scope = home.id if home.is_jurisdiction else home.jurisdiction_id
+    scope = jurisdiction_of(db.session.get(Organization, workshop.organization_id))
     stmt = (select(Organization).where(Organization.jurisdiction_id == scope, Organization.active.is_(True))
             .where(Organization.kind.in_([OrgKind.PREFECTURE, OrgKind.DESIGNATED_CITY, OrgKind.MUNICIPALITY, OrgKind.OFFICE]))
             .order_by(Organization.code, Organization.name))

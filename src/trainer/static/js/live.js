@@ -43,6 +43,7 @@
       .then(function (state) {
         failures = 0;
         setBanner("");
+        if (state.ended && state.next) { keepDraft(); window.location.assign(state.next); return; }
         if (String(state.version) !== String(version)) { return refresh(); }
       })
       .catch(function () {
