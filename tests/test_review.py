@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from tests.test_review_access import FORMULA_NAME, REFLECTION, _pdf_text, build_world, client_for
 from trainer.extensions import db
 from trainer.services import completion
+from trainer.services.spreadsheets import read_csv_table
 from trainer.services.wareki import to_wareki
 
 UNITS_TABLE = re.compile(r'id="units-title".*?<tbody>(.*?)</tbody>', re.S)
@@ -61,10 +62,15 @@ def screen_rows(body: str, pattern=UNITS_TABLE) -> list[list[str]]:
 
 
 def read_csv(response) -> list[list[str]]:
-    """As Excel in Japan opens it: the BOM says UTF-8, then RFC 4180."""
+    """As Excel in Japan opens it: the BOM says UTF-8, then RFC 4180; the table after the condition
+    block (header row first)."""
     data = response.get_data()
     assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    return read_csv_table(data)[1]
+
+
+def csv_conditions(response) -> dict[str, str]:
+    return read_csv_table(response.get_data())[0]
 
 
 def csv_units(response) -> dict[str, list[str]]:
@@ -86,7 +92,7 @@ def test_home_figures_per_municipality_and_totals(kanagawa):
     rows = read_csv(kanagawa.get("/review/exports/summary.csv"))
     total = next(r for r in rows if r[0] == "合計")
     assert total[4:9] == ["15", "15", "3", "20.0", "14"]
-    programmes = {r[2]: r[4] for r in rows if r[0] == "実施事業別の計"}
+    programmes = {r[3]: r[4] for r in rows if r[0] == "実施事業別の計"}
     assert programmes == {"ひきこもり地域支援センター": "5", "ひきこもり支援ステーション": "8", "未実施": "2", "（設定なし）": "0"}
 
 
@@ -315,14 +321,14 @@ def test_csv_is_excel_ready_and_formula_safe(kanagawa, rw):
     response = kanagawa.get("/review/exports/records.csv")
     assert response.mimetype == "text/csv" and "filename*=UTF-8''" in response.headers["Content-Disposition"]
     raw = response.get_data()
-    assert raw.startswith(b"\xef\xbb\xbf\xe5\x9b\xa3\xe4\xbd\x93") and b"\r\n" in raw  # BOM, then 団体
+    assert raw.startswith(b"\xef\xbb\xbf\xe8\xa1\xa8\xe9\xa1\x8c") and b"\r\n" in raw  # BOM, then 表題 (the conditions)
     assert b"\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"\xe9\x96\x8b\xe3\x81\x8f\"\")\"" in raw  # RFC 4180 quoting
     rows = read_csv(response)
     assert rows[0][:6] == ["団体コード", "市区町村", "所属", "受講者ID", "氏名", "ふりがな"]
     formula = [r for r in rows if r[3] == str(rw["users"]["formula"])]
     assert formula and all(r[4] == "'" + FORMULA_NAME for r in formula)
-    completed = {(r[7], r[11], r[12]) for r in formula}
-    assert ("事例2 高齢の親と暮らす人", "2019-05-01", "令和元年5月1日") in completed
+    finished = {(r[7], r[11], r[12]) for r in formula}
+    assert ("事例2 高齢の親と暮らす人", "2019-05-01", "令和元年5月1日") in finished
     heisei = {(r[11], r[12]) for r in rows if r[3] == str(rw["users"]["fuji"][0]) and r[6] == "m-case-02"}
     assert heisei == {("2019-04-30", "平成31年4月30日")}
     assert all(not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in r) for r in rows)
@@ -333,16 +339,20 @@ def test_csv_is_excel_ready_and_formula_safe(kanagawa, rw):
     ("\rx", "'\rx"), ("普通の名前", "普通の名前"), ('a,"b"', 'a,"b"'),
 ])
 def test_csv_cells_round_trip_escaped(value, expected):
-    from trainer.services.exports import Table, csv_blocks
+    from trainer.dates import utcnow
+    from trainer.services.spreadsheets import Conditions, Table, csv_blocks
 
-    data = b"".join(csv_blocks(Table("t", ["見出し"], [[value]])))
-    assert list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))[1] == [expected]
+    conditions = Conditions("表", "管轄", [("条件", value)], utcnow())
+    data = b"".join(csv_blocks(Table("t", ["見出し"], [[value]]), conditions))
+    block, rows = read_csv_table(data)
+    assert rows[1] == [expected] and block["条件"] == expected
 
 
 def test_xlsx_contents_and_formula_text(kanagawa, rw):
     response = kanagawa.get("/review/exports/records.xlsx")
     assert response.mimetype.endswith("spreadsheetml.sheet")
     book = load_workbook(io.BytesIO(response.get_data()))
+    assert book.sheetnames == ["条件", "受講記録"]
     sheet = book["受講記録"]
     rows = list(sheet.iter_rows())
     assert [c.value for c in rows[0][:5]] == ["団体コード", "市区町村", "所属", "受講者ID", "氏名"]
@@ -350,11 +360,16 @@ def test_xlsx_contents_and_formula_text(kanagawa, rw):
     assert formula and all(r[4].value == FORMULA_NAME and r[4].data_type == "s" for r in formula)
     done = next(r for r in formula if r[6].value == "m-case-02")
     assert done[11].is_date and done[11].value.date() == date(2019, 5, 1) and done[12].value == "令和元年5月1日"
+    assert done[11].number_format == "yyyy-mm-dd"
     assert len(rows) - 1 == len(read_csv(kanagawa.get("/review/exports/records.csv"))) - 1
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:{sheet.cell(1, sheet.max_column).column_letter}{len(rows)}"
+    assert sheet.column_dimensions["E"].width >= 10  # names are not cut
     summary = load_workbook(io.BytesIO(kanagawa.get("/review/exports/summary.xlsx").get_data()))
-    assert summary.sheetnames == ["市区町村別", "モジュール別"]
-    units = {r[2]: r for r in summary["市区町村別"].iter_rows(min_row=2, values_only=True)}
-    assert units["藤沢市"][4:9] == (8, 8, 3, 37.5, 7)
+    assert summary.sheetnames == ["条件", "市区町村別", "実施事業別の計", "合計", "モジュール別"]
+    units = {r[1]: r for r in summary["市区町村別"].iter_rows(min_row=2, values_only=True)}
+    assert units["藤沢市"][3:8] == (8, 8, 3, 37.5, 7)
+    [total] = list(summary["合計"].iter_rows(min_row=2, values_only=True))
+    assert total[1] == "神奈川県 管内の計" and total[3] == sum(u[3] for u in units.values())  # SUM works
 
 
 def test_wareki_across_era_boundaries():
@@ -368,7 +383,7 @@ def test_wareki_across_era_boundaries():
 def test_a_large_export_streams_in_bounded_memory(app, kanagawa, monkeypatch):
     """100,000 rows go out block by block: the response is a generator and memory stays flat."""
     import tracemalloc
-    from trainer.services import exports, reports
+    from trainer.services import reports, spreadsheets
 
     with app.app_context():
         from trainer.services import orgs, review
@@ -403,7 +418,7 @@ def test_a_large_export_streams_in_bounded_memory(app, kanagawa, monkeypatch):
     finally:
         response.close()
     assert produced["rows"] == 100_000 and total > 10_000_000
-    assert blocks > 100 and largest < exports.BLOCK + 4096
+    assert blocks > 100 and largest < spreadsheets.BLOCK + 4096
     assert peak < 2_000_000, f"peak {peak} bytes while streaming {total} bytes"
 
 

@@ -15,6 +15,7 @@ from trainer.extensions import db
 from trainer.models import Answer, Attempt, LiveSession, Module, Role, User, Workshop, WorkshopParticipant
 from trainer.dates import today_jst, utcnow
 from trainer.services import player
+from trainer.services.spreadsheets import read_csv_table
 
 
 @pytest.fixture
@@ -241,16 +242,22 @@ def test_dashboard_and_exported_record(app, people):
     assert "参加者 × モジュール" in dashboard and "要注意の選択肢を選んだ人" in dashboard and "2人" in dashboard
     assert "5人未満のため" in dashboard and "弱い順" not in dashboard  # 3 people: no point-level figures
     csv = facilitator.get(f"/facilitate/workshops/{wid}/record.csv")
-    text = csv.data.decode("utf-8")
-    assert text.startswith("\ufeff研修会,開催日,氏名")
-    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
-    assert text.count("\r\n") == 1 + 3 * 2  # header + 3 participants x 2 modules
+    block, rows = read_csv_table(csv.data)
+    assert csv.data.startswith(b"\xef\xbb\xbf") and block["研修会"] == "ひきこもり支援研修会" and "ライブ進行" in block["注記1"]
+    assert rows[0][:4] == ["研修会", "開催日", "開催日（和暦）", "氏名"]
+    assert any(r[3] == "'=HYPERLINK(\"http://evil\")" for r in rows) and not any(r[3].startswith("=") for r in rows)
+    assert len(rows) == 1 + 3 * 2  # header + 3 participants x 2 modules
+    assert "filename*=UTF-8''" in csv.headers["Content-Disposition"] and "workshop-" in csv.headers["Content-Disposition"]
+    sjis = facilitator.get(f"/facilitate/workshops/{wid}/record.csv?encoding=cp932")
+    assert sjis.mimetype == "text/csv" and read_csv_table(sjis.data)[1] == rows  # same table, other encoding
     book = load_workbook(io.BytesIO(facilitator.get(f"/facilitate/workshops/{wid}/record.xlsx").data))
-    assert book.sheetnames == ["受講記録", "問い別の回答", "ポイント別"]
-    names = [c for c in book["受講記録"].iter_rows(values_only=False) if str(c[2].value).startswith("=")]
-    assert names and names[0][2].data_type == "s"
+    assert book.sheetnames == ["条件", "受講記録", "問い別の回答", "ポイント別"]
+    record = list(book["受講記録"].iter_rows(values_only=False))
+    names = [c for c in record if str(c[3].value).startswith("=")]
+    assert names and names[0][3].data_type == "s"
+    assert record[1][1].is_date and record[1][2].value.startswith("令和")  # a date cell and its 和暦
     distribution = list(book["問い別の回答"].iter_rows(values_only=True))
-    assert any(r[1] == "case-01-q1" and r[5] == "要注意" and r[6] == 2 for r in distribution)
+    assert any(r[1] == "case-01-q1" and len(r[2]) > 10 and r[6] == "要注意" and r[7] == 2 for r in distribution)
 
 
 def test_self_rating_before_and_after_on_the_dashboard(app, people, make_user):

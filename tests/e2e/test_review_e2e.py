@@ -3,8 +3,6 @@ drills down to a municipality and a trainee, opens the mastery map and downloads
 never sees the designated city 横浜市, which is its own jurisdiction."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +13,7 @@ from sqlalchemy import select
 from tests.e2e.conftest import E2E_PASSWORD, axe_violations
 from trainer.extensions import db
 from trainer.models import AuditEvent
+from trainer.services.spreadsheets import read_csv_table
 
 YOKOHAMA_NAME = "横浜 区民"
 
@@ -88,10 +87,11 @@ def test_reviewer_filters_drills_down_and_exports(page, live_server, login_as, s
     assert axe_violations(page) == []
 
     with page.expect_download() as info:
-        page.get_by_role("link", name=re.compile(r"^CSV\s*（コース修了記録）$")).click()
+        page.get_by_role("link", name=re.compile(r"^CSV（UTF-8）\s*（コース修了記録）$")).click()
     data = Path(info.value.path()).read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    block, rows = read_csv_table(data)
+    assert block["市区町村"] == "藤沢市" and "藤沢市" in info.value.suggested_filename
     assert rows[0][:5] == ["団体コード", "市区町村", "所属", "受講者ID", "氏名"]
     done = [r for r in rows if r[4] == "藤沢 修了子"]
     assert done and done[0][7] == "修了" and done[0][11] == "令和7年2月1日" and done[0][13] == review_data["code"]

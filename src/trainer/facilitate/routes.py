@@ -5,7 +5,9 @@ import io
 from datetime import datetime
 
 import segno
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, stream_with_context, url_for,
+)
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -14,9 +16,8 @@ from trainer.extensions import db
 from trainer.facilitate.forms import InviteForm, WorkshopForm
 from trainer.learn.forms import ActionForm
 from trainer.models import LiveSession, Module, Role, Workshop
-from trainer.services import audit, cohort, live, player, progress, workshops
-from trainer.services.csvio import write_csv
-from trainer.dates import JST
+from trainer.services import audit, cohort, live, player, progress, spreadsheets, workshops
+from trainer.dates import JST, utcnow
 
 bp = Blueprint("facilitate", __name__, url_prefix="/facilitate")
 
@@ -238,15 +239,18 @@ def cohort_dashboard():
 @bp.get("/workshops/<int:workshop_id>/record.<kind>")
 def export(workshop_id: int, kind: str):
     ws = _workshop(workshop_id)
-    if kind not in ("csv", "xlsx"):
+    encoding = request.args.get("encoding", "utf-8")
+    if kind not in ("csv", "xlsx") or encoding not in spreadsheets.ENCODINGS:
         abort(404)
     audit.record("workshop.export", actor=current_user, subject=ws.title,
-                 detail={"workshop": ws.id, "format": kind}, ip=request.remote_addr)
+                 detail={"workshop": ws.id, "format": kind, "encoding": encoding}, ip=request.remote_addr)
     db.session.commit()
-    name = f"workshop-{ws.id}-record.{kind}"
-    headers = {"Content-Disposition": f"attachment; filename={name}"}
+    report = cohort.report(ws)
+    conditions = cohort.record_conditions(ws, len(report.matrix), utcnow())
+    headers = {"Content-Disposition": spreadsheets.content_disposition(conditions, kind)}
+    tables = cohort.record_tables(ws, report)
     if kind == "csv":
-        body = "".join(write_csv(cohort.record_rows(ws)))  # a workshop's record is small: build it here
-        return Response(body.encode("utf-8"), mimetype="text/csv; charset=utf-8", headers=headers)
-    return Response(cohort.record_xlsx(ws), headers=headers,
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        body = stream_with_context(spreadsheets.csv_blocks(tables[0], conditions, encoding))
+    else:
+        body = spreadsheets.file_blocks(spreadsheets.xlsx_file(tables, conditions))
+    return Response(body, content_type=spreadsheets.mimetype(kind, encoding), headers=headers)

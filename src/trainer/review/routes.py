@@ -17,8 +17,10 @@ from trainer import policies
 from trainer.extensions import db
 from trainer.models import Role
 from trainer.review.forms import OutOfScope, ParsedFilters, describe, org_choices, parse_filters
-from trainer.services import audit, certificates, exports, figures, mastery, mastery_report, reports, review
-from trainer.dates import now_jst
+from trainer.dates import utcnow
+from trainer.services import (
+    audit, certificates, exports, figures, mastery, mastery_report, reports, review, spreadsheets,
+)
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 PER_PAGE = 100
@@ -99,7 +101,7 @@ def trainee(user_id: int):
     _audit("review.record.view", f"{user.display_name}（受講者ID {user.id}）", scope, cat, review.Filters())
     unit = scope.orgs[scope.unit_of[user.organization_id]]
     return render_template("review/trainee.html", record=record, unit=unit, scope=scope,
-                           org=scope.orgs[user.organization_id], wareki=exports.wareki)
+                           org=scope.orgs[user.organization_id], wareki=spreadsheets.wareki)
 
 
 @bp.get("/mastery")
@@ -121,9 +123,10 @@ def _selection(scope: review.Scope, filters: review.Filters) -> str:
     return f"{scope.jurisdiction.name}の管内"
 
 
-def _tables(kind: str, scope: review.Scope, cat: review.Catalogue, filters: review.Filters) -> list[exports.Table]:
+def _tables(kind: str, scope: review.Scope, cat: review.Catalogue, filters: review.Filters,
+            fmt: str) -> list[spreadsheets.Table]:
     if kind == "summary":
-        return exports.summary_tables(scope, figures.overview(scope, filters, cat))
+        return exports.summary_tables(scope, filters, figures.overview(scope, filters, cat), single=fmt == "csv")
     if kind == "modules":
         return [exports.modules_table(scope, filters, cat)]
     if kind == "records":
@@ -131,25 +134,26 @@ def _tables(kind: str, scope: review.Scope, cat: review.Catalogue, filters: revi
     if kind == "courses":
         return [exports.courses_table(scope, filters, cat)]
     min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", mastery_report.MIN_GROUP_SIZE)
-    return [exports.mastery_table(scope, mastery_report.mastery_report(scope, filters, min_group))]
+    return [exports.mastery_table(scope, filters, mastery_report.mastery_report(scope, filters, min_group))]
 
 
 @bp.get("/exports/<any(summary, modules, records, courses, mastery):kind>.<any(csv, xlsx):fmt>")
 def export(kind: str, fmt: str):
     scope, cat = _scope(), review.catalogue()
     parsed = _filters(scope, cat)
-    if not parsed.ok:
+    encoding = request.args.get("encoding", "utf-8")
+    if not parsed.ok or encoding not in spreadsheets.ENCODINGS:
         abort(400)
-    _audit("review.export", exports.KINDS[kind], scope, cat, parsed.filters, kind=kind, format=fmt)
-    stamp = now_jst().strftime("%Y%m%d-%H%M")
-    headers = {"Content-Disposition": exports.content_disposition(
-        f"{exports.KINDS[kind]}_{scope.jurisdiction.name}_{stamp}.{fmt}", f"{kind}-{scope.jurisdiction.code}-{stamp}.{fmt}")}
-    tables = _tables(kind, scope, cat, parsed.filters)
+    _audit("review.export", exports.KINDS[kind], scope, cat, parsed.filters, kind=kind, format=fmt,
+           encoding=encoding if fmt == "csv" else None)
+    conditions = exports.conditions(kind, scope, parsed.filters, cat, utcnow())
+    headers = {"Content-Disposition": spreadsheets.content_disposition(conditions, fmt)}
+    tables = _tables(kind, scope, cat, parsed.filters, fmt)
     if fmt == "csv":
-        body = stream_with_context(exports.csv_blocks(tables[0]))
+        body = stream_with_context(spreadsheets.csv_blocks(tables[0], conditions, encoding))
     else:
-        body = exports.file_blocks(exports.xlsx_file(tables))
-    return Response(body, mimetype=exports.FORMATS[fmt], headers=headers)
+        body = spreadsheets.file_blocks(spreadsheets.xlsx_file(tables, conditions))
+    return Response(body, content_type=spreadsheets.mimetype(fmt, encoding), headers=headers)
 
 
 @bp.get("/municipalities/<int:unit_id>/certificates.zip")
@@ -168,9 +172,10 @@ def certificates_zip(unit_id: int):
         return certificates.render_pdf(cert, url_for("main.verify", code=cert.code, _external=True))
 
     body = stream_with_context(exports.certificate_zip(reports.certificates_for(scope, unit.id, parsed.filters), render))
-    stamp = now_jst().strftime("%Y%m%d")
-    headers = {"Content-Disposition": exports.content_disposition(
-        f"修了証_{unit.name}_{stamp}.zip", f"certificates-{unit.code or unit.id}-{stamp}.zip")}
+    produced = exports.conditions("records", scope, parsed.filters, cat, utcnow())
+    produced.title, produced.name_parts = "修了証", [unit.name, *produced.name_parts[1:]]
+    produced.ascii_parts = ["certificates", unit.code or str(unit.id), *produced.ascii_parts[2:]]
+    headers = {"Content-Disposition": spreadsheets.content_disposition(produced, "zip")}
     return Response(body, mimetype="application/zip", headers=headers)
 
 

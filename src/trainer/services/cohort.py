@@ -9,7 +9,9 @@ training record must.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,8 +22,9 @@ from trainer.models import (
     Workshop, WorkshopParticipant,
 )
 from trainer.services import completion, disclosure, mastery, player, progress
-from trainer.services.exports import Table, xlsx_file
-from trainer.dates import jst
+from trainer.dates import JST
+from trainer.services import spreadsheets
+from trainer.services.wareki import to_wareki
 
 RATING_LABELS = {"best": "最適", "acceptable": "許容", "caution": "要注意"}
 
@@ -195,36 +198,58 @@ def session_questions(session: LiveSession) -> list[QuestionSummary]:
     return question_summaries([module], Attempt.live_session_id == session.id)
 
 
-def record_rows(workshop: Workshop, report_: Report | None = None):
+def record_conditions(workshop: Workshop, people: int, produced_at: datetime) -> spreadsheets.Conditions:
+    """What a workshop record contains: the workshop, its modules, and how it was counted."""
+    modules = "、".join(m.title for m in workshop_modules(workshop))
+    day = workshop.starts_at.astimezone(JST)
+    items = [("研修会", workshop.title), ("開催日時", f"{day:%Y-%m-%d %H:%M}〜{workshop.ends_at.astimezone(JST):%H:%M}"
+                                                    f"（{to_wareki(day.date())}）"),
+             ("会場", workshop.venue or "—"), ("モジュール", modules), ("参加者", f"{people}人")]
+    notes = ["この研修会のライブ進行での取り組みだけを数えています（参加者がほかで学習した記録は含みません）。",
+             "状態：合格＝合格点に届いた取り組みがある／合格点未満＝最後まで回答したが届かない／学習中＝途中。",
+             "回答の人数は人で数えています（同じ人の複数の回答は最新の1つ）。"]
+    home = db.session.get(Organization, workshop.organization_id)
+    return spreadsheets.Conditions("研修会の記録", home.full_name, items, produced_at, notes,
+                                   [workshop.title, f"{day:%Y-%m-%d}"], ["workshop", str(workshop.id)])
+
+
+RECORD_HEADER = ["研修会", "開催日", "開催日（和暦）", "氏名", "ふりがな", "ログインID", "所属", "モジュール", "状態",
+                 "合格点（%）", "最高得点（%）", "最後まで取り組んだ日", "合格日", "最終学習"]
+
+
+def record_rows(workshop: Workshop, report_: Report | None = None) -> Iterator[list[Any]]:
     """The workshop record, one row per participant and module (names included)."""
     report_ = report_ or report(workshop)
-    yield ["研修会", "開催日", "氏名", "ふりがな", "ログインID", "所属", "モジュール", "状態", "最高得点", "最終学習"]
-    day = jst(workshop.starts_at, "%Y-%m-%d")
+    day = workshop.starts_at
     for user, org, rows in report_.matrix:
         for row in rows:
-            yield [workshop.title, day, user.display_name, user.furigana or "", user.login_id, org.full_name,
-                   row.module.title, row.status_label, _pct(row.best_score), jst(row.last_activity)]
+            o = row.outcome
+            yield [workshop.title, *spreadsheets.dated(day), user.display_name, user.furigana or "", user.login_id,
+                   org.full_name, row.module.title, row.status_label, o.mark, spreadsheets.percent(o.best_score),
+                   spreadsheets.local_day(o.finished), spreadsheets.local_day(o.passed), o.last_activity]
 
 
-def _pct(value: float | None) -> Any:
-    return "" if value is None else round(value)
+def _prompt_text(data: dict) -> str:
+    return " ".join(str(data.get("prompt", "")).split())
 
 
-def distribution_rows(report_: Report):
-    yield ["モジュール", "問い", "支援のポイント", "回答数", "選択肢", "評価", "選んだ人数"]
+def distribution_rows(report_: Report) -> Iterator[list[Any]]:
     for q in report_.questions:
         points = " ".join(p.id for p in q.points)
         for choice in q.version.data["choices"]:
-            yield [q.module.title, q.question.key, points, q.answered, choice["text"],
+            yield [q.module.title, q.question.key, _prompt_text(q.version.data), points, q.answered, choice["text"],
                    RATING_LABELS.get(choice.get("rating") or "", "—"), q.counts.get(choice["id"], 0)]
 
 
-def record_xlsx(workshop: Workshop) -> bytes:
-    report_ = report(workshop)
-    points = [["ID", "支援のポイント", "回答した参加者", "平均", "定着", "学習中", "未練習"]] + [
-        [p.id, p.title, n, "" if m is None else round(m * 100), s["secure"], s["learning"], s["none"]]
-        for p, n, m, s in report_.points]
-    sheets = [("受講記録", list(record_rows(workshop, report_))), ("問い別の回答", list(distribution_rows(report_))),
-              ("ポイント別", points)]
-    with xlsx_file([Table(title, rows[0], rows[1:]) for title, rows in sheets]) as handle:
-        return handle.read()
+def record_tables(workshop: Workshop, report_: Report) -> list[spreadsheets.Table]:
+    distribution = spreadsheets.Table("問い別の回答", ["モジュール", "問いの番号", "問い", "支援のポイント", "回答した人数",
+                                                 "選択肢", "評価", "選んだ人数"], distribution_rows(report_))
+    if report_.withheld:
+        points = spreadsheets.Table("ポイント別", ["注記"], [[f"回答した参加者が{disclosure.min_group()}人未満のため、"
+                                                           "ポイントごとの集計は記しません。"]])
+    else:
+        points = spreadsheets.Table("ポイント別", ["ID", "支援のポイント", "回答した参加者", "平均（%）", "定着", "学習中", "未練習"], [
+            [p.id, p.title, n, None if m is None else round(m * 100), s["secure"], s["learning"], s["none"]]
+            for p, n, m, s in report_.points])
+    # a workshop's record is small: built here, inside the request (names of organizations included)
+    return [spreadsheets.Table("受講記録", RECORD_HEADER, list(record_rows(workshop, report_))), distribution, points]

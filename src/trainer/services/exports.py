@@ -1,38 +1,27 @@
-"""Reviewer exports: the tables behind each screen, written as CSV, XLSX or a ZIP of certificate PDFs.
+"""Reviewer exports: the tables behind each screen, as CSV, XLSX (services/spreadsheets: conditions,
+encodings, widths, date cells) or a ZIP of certificate PDFs.
 
-- CSV: UTF-8 with a BOM, RFC 4180 (CRLF, quoted as needed), every cell made formula-safe by
-  csvio.escape_cell; produced row by row and sent in 64 KB blocks, so memory does not grow with rows.
-- XLSX: openpyxl in write-only mode (rows go to a temporary file as they come), formula-looking text
-  kept as text (data type "s" with a quote prefix); the finished file is sent from disk in blocks.
-- ZIP: PDFs rendered one at a time and streamed through zipfile with data descriptors.
-
-Columns have Japanese headers; dates come as ISO (2025-02-01) and 和暦 (令和7年2月1日), in Asia/Tokyo.
+Each table holds one kind of row: municipalities, per-programme subtotals and the total are separate
+sheets in a workbook (a SUM over a sheet adds like with like); a CSV keeps them in one table with a
+「区分」 column to filter on. Totals say what they total (the selection: 「横須賀市の計」, 「神奈川県
+管内の計」). Dates come as a date and its 和暦, in Asia/Tokyo.
 """
 from __future__ import annotations
 
 import io
 import re
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
 from itertools import chain
-from typing import IO, Any
-from urllib.parse import quote
-
-from openpyxl import Workbook
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, WriteOnlyCell
-from openpyxl.styles import Font
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
 
 from trainer.models import Certificate
 from trainer.services import mastery_report, reports
-from trainer.services.csvio import write_csv
 from trainer.services.figures import Overview, module_counts
-from trainer.services.review import JST, Catalogue, Filters, Scope, module_marks, programme_label
-from trainer.services.wareki import to_wareki
+from trainer.services.review import PROGRAMME_CHOICES, Catalogue, Filters, Scope, module_marks, programme_label
+from trainer.services.spreadsheets import Conditions, Table, dated, percent
 
-BLOCK = 64 * 1024
 KINDS = {
     "summary": "受講状況集計",
     "modules": "モジュール別集計",
@@ -40,37 +29,59 @@ KINDS = {
     "courses": "コース修了記録",
     "mastery": "習熟度集計",
 }
-FORMATS = {"csv": "text/csv; charset=utf-8",
-           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+NOTES = {
+    "summary": ["受講開始：期間内にいずれかのモジュールを初めて始めた人。修了者：期間内にコースのすべてのモジュールに"
+                "合格した人（合格＝最後まで回答し、得点がコースの合格点以上。何度目の取り組みでも、ライブ研修でも自習でも"
+                "同じに数えます）。修了率＝修了者÷登録受講者。"],
+    "modules": ["受講開始・最後まで取り組んだ・合格は、それぞれ初めてそうなった日が期間内にある人の数です。"],
+    "records": ["状態：合格＝合格点に届いた取り組みがある／合格点未満＝最後まで回答したが届かない／学習中＝途中。"
+                "日付はそれぞれ初めてそうなった日です。"],
+    "courses": ["修了＝コースのすべてのモジュールに合格（コースに合格点がなければ最後まで回答）。修了日は最後のモジュールが"
+                "条件を満たした日です。"],
+    "mastery": [],
+}
 
 
-@dataclass
-class Table:
-    """One sheet: a title, Japanese headers and lazily produced rows of plain values."""
-
-    title: str
-    header: list[str]
-    rows: Iterable[list[Any]]
-
-
-# --- values --------------------------------------------------------------------------------------
-
-def local_day(value: datetime | None) -> date | None:
-    return value.astimezone(JST).date() if value is not None else None
+def selection_label(scope: Scope, filters: Filters) -> str:
+    """What a total totals: the selected organization, municipality or programme, or the jurisdiction."""
+    parts = []
+    if filters.organization_id is not None:
+        parts.append(scope.orgs[filters.organization_id].name)
+    elif filters.municipality_id is not None:
+        parts.append(scope.orgs[filters.municipality_id].name)
+    if filters.programme is not None:
+        parts.append(f"{PROGRAMME_CHOICES[filters.programme]}を実施する市区町村")
+    return ("・".join(parts) + "の計") if parts else f"{scope.jurisdiction.name} 管内の計"
 
 
-def wareki(value: datetime | None) -> str:
-    day = local_day(value)
-    return to_wareki(day) if day is not None else ""
-
-
-def dated(value: datetime | None) -> list[Any]:
-    """The two date columns: ISO date and 和暦."""
-    return [local_day(value), wareki(value)]
-
-
-def percent(value: float | None) -> float | None:
-    return round(value, 1) if value is not None else None
+def conditions(kind: str, scope: Scope, filters: Filters, cat: Catalogue, produced_at: datetime,
+               extra: list[str] | None = None) -> Conditions:
+    """The condition block and file-name parts of one reviewer export: every filter, set or not."""
+    course = cat.course(filters.course_id)
+    period = (f"{filters.since or '最初'}〜{filters.until or '現在'}" if filters.since or filters.until
+              else "指定なし（これまでのすべての記録）")
+    org = scope.orgs.get(filters.organization_id) if filters.organization_id is not None else None
+    unit = scope.orgs.get(filters.municipality_id) if filters.municipality_id is not None else None
+    items = [("期間", period), ("市区町村", unit.name if unit else "指定なし（管内のすべて）"),
+             ("所属", org.name if org else "指定なし"), ("コース", course.title if course else "指定なし（すべてのコース）"),
+             ("実施事業", PROGRAMME_CHOICES[filters.programme] if filters.programme else "指定なし"),
+             ("合計の範囲", selection_label(scope, filters))]
+    names = [scope.jurisdiction.name, *(x for x in ((unit or org).name if (unit or org) else None,
+                                                    course.title if course else None,
+                                                    PROGRAMME_CHOICES[filters.programme] if filters.programme else None) if x)]
+    if filters.since or filters.until:
+        names.append(f"{filters.since or ''}〜{filters.until or ''}")
+    ascii_parts = [kind, scope.jurisdiction.code or str(scope.id)]
+    if unit or org:
+        ascii_parts.append(f"org{(unit or org).code or (unit or org).id}")
+    if course:
+        ascii_parts.append(course.id)
+    if filters.programme:
+        ascii_parts.append(filters.programme)
+    if filters.since or filters.until:
+        ascii_parts.append(f"{filters.since or ''}_{filters.until or ''}".replace("-", ""))
+    return Conditions(KINDS[kind], f"{scope.jurisdiction.name}（{scope.jurisdiction.code or ''}）", items, produced_at,
+                      [*NOTES[kind], *(extra or [])], names, ascii_parts)
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -82,27 +93,38 @@ def _figure_cells(figures, courses) -> list[Any]:
     return cells + dated(figures.last_activity)
 
 
-def summary_tables(scope: Scope, ov: Overview) -> list[Table]:
-    """The home screen: municipalities, totals per programme, the total; and the module table."""
-    header = ["区分", "団体コード", "名称", "実施事業", "登録受講者数", "受講開始者数"]
+def summary_tables(scope: Scope, filters: Filters, ov: Overview, *, single: bool = False) -> list[Table]:
+    """The home screen: municipalities, subtotals per programme, the total, and the module table —
+    one sheet each; with ``single`` (CSV) one table whose 「区分」 column tells the rows apart."""
+    columns = ["登録受講者数", "受講開始者数"]
     for course in ov.courses:
-        header += [f"{course.title} 修了者数", f"{course.title} 修了率（%）"]
-    header += ["最終学習日", "最終学習日（和暦）"]
+        columns += [f"{course.title} 修了者数", f"{course.title} 修了率（%）"]
+    columns += ["最終学習日", "最終学習日（和暦）"]
+    head = ["団体コード", "名称", "実施事業"]
+    total_label = selection_label(scope, filters)
 
-    def rows() -> Iterator[list[Any]]:
+    def units() -> Iterator[list[Any]]:
         for row in ov.rows:
-            yield [row.org.kind_label, row.org.code or "", row.org.name, programme_label(row.programme),
-                   *_figure_cells(row.figures, ov.courses)]
+            yield [row.org.code or "", row.org.name, programme_label(row.programme), *_figure_cells(row.figures, ov.courses)]
+
+    def programmes() -> Iterator[list[Any]]:
         for key, figures in ov.programmes:
-            yield ["実施事業別の計", "", programme_label(key), programme_label(key), *_figure_cells(figures, ov.courses)]
-        yield ["合計", scope.jurisdiction.code or "", f"{scope.jurisdiction.name} 管内の計", "",
-               *_figure_cells(ov.total, ov.courses)]
+            yield ["", f"{programme_label(key)}の計", programme_label(key), *_figure_cells(figures, ov.courses)]
+
+    def total() -> Iterator[list[Any]]:
+        code = (scope.jurisdiction.code or "") if total_label.endswith("管内の計") else ""
+        yield [code, total_label, "", *_figure_cells(ov.total, ov.courses)]
 
     modules = Table("モジュール別", ["モジュールID", "モジュール", "コース", "受講開始者数", "最後まで取り組んだ人数",
                                  "合格者数", "合格点（%）"],
                     [[m.module.id, m.module.title, m.courses, m.started, m.finished,
                       m.passed if m.mark is not None else None, m.mark] for m in ov.modules])
-    return [Table("市区町村別", header, rows()), modules]
+    if single:
+        rows = chain((["市区町村", *r] for r in units()), (["実施事業別の計", *r] for r in programmes()),
+                     (["合計", *r] for r in total()))
+        return [Table("受講状況", ["区分", *head, *columns], rows)]
+    return [Table("市区町村別", head + columns, units()), Table("実施事業別の計", head + columns, programmes()),
+            Table("合計", head + columns, total()), modules]
 
 
 def modules_table(scope: Scope, filters: Filters, cat: Catalogue) -> Table:
@@ -165,15 +187,16 @@ def courses_table(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int |
     return Table("コース修了記録", header, rows())
 
 
-def mastery_table(scope: Scope, report: mastery_report.MasteryReport) -> Table:
+def mastery_table(scope: Scope, filters: Filters, report: mastery_report.MasteryReport) -> Table:
     header = ["区分", "団体コード", "名称", "練習した受講者数", "項目", "ポイントID", "ポイント", "定着（人）",
               "学習中（人）", "未練習（人）", "定着の割合（%）", "備考"]
     note = f"{report.min_group}人未満のグループは、個人が特定されないよう表示しません"
     groups = [("合計", scope.jurisdiction, report.total)] + [(g.org.kind_label, g.org, g) for g in report.units]
+    total_label = selection_label(scope, filters)
 
     def rows() -> Iterator[list[Any]]:
         for label, org, group in groups:
-            name = f"{org.name} 管内の計" if label == "合計" else org.name
+            name = total_label if label == "合計" else org.name
             for item, points in report.items:
                 for point in points:
                     head = [label, org.code or "", name]
@@ -186,64 +209,7 @@ def mastery_table(scope: Scope, report: mastery_report.MasteryReport) -> Table:
     return Table("習熟度", header, rows())
 
 
-# --- formats -------------------------------------------------------------------------------------
-
-def csv_blocks(table: Table, size: int = BLOCK) -> Iterator[bytes]:
-    """The table as CSV bytes (BOM first), in blocks of about ``size`` bytes."""
-    buffer: list[bytes] = []
-    length = 0
-    for text in write_csv(chain([table.header], table.rows)):
-        data = text.encode("utf-8")
-        buffer.append(data)
-        length += len(data)
-        if length >= size:
-            yield b"".join(buffer)
-            buffer, length = [], 0
-    if buffer:
-        yield b"".join(buffer)
-
-
-def _xlsx_value(sheet, value: Any) -> Any:
-    """Plain values as they are; text that Excel would take for a formula or an error stays text."""
-    if not isinstance(value, str):
-        return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if (len(value) > 1 and value.startswith("=")) or value in ERROR_CODES:
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        cell.quotePrefix = True
-        return cell
-    return value
-
-
-def xlsx_file(tables: list[Table]) -> IO[bytes]:
-    """Write the tables as sheets of one workbook into a temporary file (rewound, caller closes)."""
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for table in tables:
-        sheet = book.create_sheet(table.title[:31])
-        sheet.freeze_panes = "A2"
-        header = []
-        for title in table.header:
-            cell = WriteOnlyCell(sheet, value=title)
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        for row in table.rows:
-            sheet.append([_xlsx_value(sheet, v) for v in row])
-    handle = tempfile.TemporaryFile()
-    book.save(handle)
-    handle.seek(0)
-    return handle
-
-
-def file_blocks(handle: IO[bytes], size: int = BLOCK) -> Iterator[bytes]:
-    try:
-        while block := handle.read(size):
-            yield block
-    finally:
-        handle.close()
-
+# --- certificates -------------------------------------------------------------------------------
 
 class _Sink(io.RawIOBase):
     """A write-only, unseekable stream whose bytes are taken out as they are written."""
@@ -277,8 +243,3 @@ def certificate_zip(certs: Iterable[Certificate], render: Callable[[Certificate]
             archive.writestr(name, render(cert))
             yield sink.take()
     yield sink.take()
-
-
-def content_disposition(label: str, ascii_name: str) -> str:
-    """attachment with an ASCII fallback and the Japanese name (RFC 6266 / 5987)."""
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(label)}"
