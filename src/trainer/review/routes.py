@@ -134,7 +134,9 @@ def _tables(kind: str, scope: review.Scope, cat: review.Catalogue, filters: revi
     if kind == "courses":
         return [exports.courses_table(scope, filters, cat)]
     min_group = current_app.config.get("REVIEW_MIN_GROUP_SIZE", mastery_report.MIN_GROUP_SIZE)
-    return [exports.mastery_table(scope, filters, mastery_report.mastery_report(scope, filters, min_group))]
+    report = mastery_report.mastery_report(scope, filters, min_group)
+    g.counted_period = report.period if (filters.since or filters.until) else None
+    return [exports.mastery_table(scope, filters, report)]
 
 
 @bp.get("/exports/<any(summary, modules, records, courses, mastery):kind>.<any(csv, xlsx):fmt>")
@@ -146,9 +148,12 @@ def export(kind: str, fmt: str):
         abort(400)
     _audit("review.export", exports.KINDS[kind], scope, cat, parsed.filters, kind=kind, format=fmt,
            encoding=encoding if fmt == "csv" else None)
-    conditions = exports.conditions(kind, scope, parsed.filters, cat, utcnow())
-    headers = {"Content-Disposition": spreadsheets.content_disposition(conditions, fmt)}
     tables = _tables(kind, scope, cat, parsed.filters, fmt)
+    counted = g.get("counted_period")
+    extra = [f"集計した期間：{counted[0] or '最初'}〜{counted[1] or '現在'}（個人が特定されないよう、月単位で、"
+             "前後に十分な人数がいる境目まで広げています）"] if counted else []
+    conditions = exports.conditions(kind, scope, parsed.filters, cat, utcnow(), extra)
+    headers = {"Content-Disposition": spreadsheets.content_disposition(conditions, fmt)}
     if fmt == "csv":
         body = stream_with_context(spreadsheets.csv_blocks(tables[0], conditions, encoding))
     else:

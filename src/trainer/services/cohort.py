@@ -167,7 +167,19 @@ def workshops_report(chosen: list[Workshop]) -> Report:
     modules = {m.id: m for w in chosen for m in workshop_modules(w)}
     in_any = Attempt.workshop_id.in_([w.id for w in chosen])
     ordered = sorted(people.values(), key=lambda p: (p[0].furigana or "", p[0].display_name))
-    return cohort_report(ordered, list(modules.values()), in_any)
+    combined = cohort_report(ordered, list(modules.values()), in_any)
+    if len(chosen) > 1 and not combined.withheld:
+        # the combination minus one workshop (each is viewable alone) must not describe a small group
+        if not all(disclosure.safe_part(practised(Attempt.workshop_id == w.id), combined.practised) for w in chosen):
+            combined.withheld, combined.points, combined.grid, combined.before_after = True, [], [], []
+    return combined
+
+
+def practised(in_cohort) -> int:
+    """People with a scored answer in the cohort's attempts."""
+    stmt = (select(func.count(func.distinct(Answer.user_id))).join(Attempt, Attempt.id == Answer.attempt_id)
+            .where(in_cohort, Answer.score.is_not(None)))
+    return int(db.session.scalar(stmt) or 0)
 
 
 def cohort_report(people: list[tuple[User, Organization]], modules: list[Module], in_cohort) -> Report:

@@ -2,14 +2,24 @@
 
 The rule is the trainees' own (services/mastery: the latest scored answer per question; 定着 = at least
 MIN_SECURE_QUESTIONS answered with a mean of SECURE_SCORE or more), counted per organization in SQL.
-A group is shown only when at least ``min_group`` trainees practised (REVIEW_MIN_GROUP_SIZE in the
-Flask config, default 5); when the hidden groups together are fewer than that, the smallest shown
-groups are hidden too, so that the total minus the shown groups reveals no one.
+services/disclosure has the small-group rule; here it is applied so that no two permitted views can
+be subtracted to describe fewer than ``min_group`` people:
+
+- a group is shown only when at least ``min_group`` trainees practised; when the hidden groups
+  together are fewer than that, the smallest shown groups are hidden too (complementary suppression);
+- a filtered selection (an organization, a municipality, a programme) is shown only when the rest of
+  every enclosing total (its municipality, the jurisdiction) is empty or at least ``min_group``
+  (otherwise "municipality minus office" would describe the office's neighbours);
+- a period is widened to whole months, and then to *safe boundaries*: months are grouped from the
+  first one so that each group holds at least ``min_group`` practising trainees, and a period may
+  only start or end between groups (otherwise "until D" minus "until D-1" would describe the few who
+  practised on day D). The widened period is shown on the page and written in the export.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import and_, case, exists, func, select
 
@@ -17,7 +27,7 @@ from trainer.extensions import db
 from trainer.models import Answer, Item, Organization, Point, QuestionPoint, User
 from trainer.models import PointMastery as Summary
 from trainer.services import disclosure, mastery
-from trainer.services.review import Filters, Scope, trainees
+from trainer.services.review import JST, Filters, Scope, trainees
 
 MIN_GROUP_SIZE = disclosure.MIN_GROUP_SIZE
 
@@ -31,6 +41,7 @@ class GroupMastery:
     secure: dict[str, int] = field(default_factory=dict)
     answered: dict[str, int] = field(default_factory=dict)
     suppressed: bool = False
+    complement: bool = False  # suppressed because the rest of an enclosing total would be too small
 
     def counts(self, point_id: str) -> tuple[int, int, int]:
         """(定着, 学習中, 未練習) trainees for a point."""
@@ -54,6 +65,11 @@ class MasteryReport:
     total: GroupMastery
     units: list[GroupMastery]
     min_group: int
+    filters: Filters | None = None  # as counted: the period widened to safe boundaries
+
+    @property
+    def period(self) -> tuple[date | None, date | None]:
+        return (self.filters.since, self.filters.until) if self.filters else (None, None)
 
     def weakest(self, n: int = 5) -> list[tuple[Point, float]]:
         """Practised points with the lowest share of 定着 in the selection (empty when suppressed)."""
@@ -76,7 +92,9 @@ def point_items() -> list[tuple[Item, list[Point]]]:
 
 
 def mastery_report(scope: Scope, filters: Filters, min_group: int = MIN_GROUP_SIZE) -> MasteryReport:
-    """The selection's total and each selected municipality, suppressed where too small."""
+    """The selection's total and each selected municipality, suppressed where too small — or where
+    a difference with another permitted view would be too small (see the module docstring)."""
+    filters = safe_period(scope, filters, min_group)
     by_org = _mastery_by_org(scope, filters)
     units = {u.id: GroupMastery(u) for u in scope.selected_units(filters)}
     total = GroupMastery(None)
@@ -84,11 +102,97 @@ def mastery_report(scope: Scope, filters: Filters, min_group: int = MIN_GROUP_SI
         for target in (units.get(scope.unit_of[org_id]), total):
             if target is not None:
                 _merge(target, group)
-    total.suppressed = 0 < total.practised < min_group
+    total.suppressed = disclosure.too_small(total.practised, min_group)
+    if not total.suppressed and _filtered(filters):
+        total.suppressed = not _complements_safe(scope, filters, total.practised, min_group)
+        total.complement = total.suppressed
     hidden = disclosure.suppressed_groups({u: g.practised for u, g in units.items()}, min_group)
     for unit_id in hidden:
         units[unit_id].suppressed = True
-    return MasteryReport(point_items(), total, list(units.values()), min_group)
+    if total.suppressed:
+        for unit in units.values():  # a unit row would show what the total withholds
+            unit.suppressed = unit.suppressed or unit.practised > 0
+    return MasteryReport(point_items(), total, list(units.values()), min_group, filters)
+
+
+def _filtered(filters: Filters) -> bool:
+    return any(x is not None for x in (filters.organization_id, filters.municipality_id, filters.programme))
+
+
+def _complements_safe(scope: Scope, filters: Filters, practised: int, min_group: int) -> bool:
+    """The selection beside each total that encloses it: the rest must be empty or big enough."""
+    wider = [replace(filters, organization_id=None, municipality_id=None, programme=None)]
+    if filters.organization_id is not None and filters.programme is None:
+        wider.insert(0, replace(filters, organization_id=None, municipality_id=scope.unit_of[filters.organization_id]))
+    for enclosing in wider:
+        whole = practised_count(scope, enclosing)
+        if not disclosure.safe_part(practised, whole, min_group):
+            return False
+    return True
+
+
+def practised_count(scope: Scope, filters: Filters) -> int:
+    """Trainees of a selection who practised (a scored answer, in the period if one is given)."""
+    return sum(g.practised for g in _mastery_by_org(scope, filters, counts_only=True).values())
+
+
+# --- periods cut only where both sides hold enough people ------------------------------------
+
+def safe_period(scope: Scope, filters: Filters, min_group: int) -> Filters:
+    """The filters with their period widened to whole months and then to safe boundaries."""
+    if filters.since is None and filters.until is None:
+        return filters
+    months = _practising_by_month(scope, replace(filters, since=None, until=None))
+    cuts = _safe_cuts(months, min_group)
+    since = _month_start(filters.since) if filters.since else None
+    until = _month_after(filters.until) if filters.until else None  # exclusive: the first day after
+    since = max((c for c in cuts if since is not None and c <= since), default=None)
+    until = min((c for c in cuts if until is not None and c >= until), default=None)
+    return replace(filters, since=since, until=until - timedelta(days=1) if until else None)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _month_after(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _safe_cuts(months: list[tuple[date, set[int]]], min_group: int) -> list[date]:
+    """Month starts where a period may begin or end: consecutive groups of months each hold at
+    least ``min_group`` distinct practising trainees (the last group joins the one before it when
+    it is too small). ``months``: (first day, trainees who practised in it), in order."""
+    cuts: list[date] = []
+    people: set[int] = set()
+    for index, (start, who) in enumerate(months):
+        people |= who
+        if len(people) >= min_group and index + 1 < len(months):
+            cuts.append(months[index + 1][0])
+            people = set()
+    if cuts and 0 < len(people) < min_group:
+        cuts.pop()  # the last group is too small on its own: it joins the one before
+    return cuts
+
+
+def _practising_by_month(scope: Scope, filters: Filters) -> list[tuple[date, set[int]]]:
+    """Per month (Asia/Tokyo) with scored answers of the selection: who practised in it."""
+    people = trainees(scope, filters).subquery("people")
+    local = func.date(Answer.created_at)  # UTC day: months are cut on local days below
+    stmt = (select(Answer.user_id, func.min(Answer.created_at), func.max(Answer.created_at))
+            .where(Answer.user_id.in_(select(people.c.user_id)), Answer.score.is_not(None))
+            .group_by(Answer.user_id, local))
+    by_month: dict[date, set[int]] = defaultdict(set)
+    for user_id, first, last in db.session.execute(stmt):
+        for moment in (first, last):
+            by_month[_month_start(_jst_day(moment))].add(user_id)
+    return sorted(by_month.items())
+
+
+def _jst_day(moment: datetime) -> date:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(JST).date()
 
 
 def _merge(target: GroupMastery, group: GroupMastery) -> None:
@@ -98,25 +202,25 @@ def _merge(target: GroupMastery, group: GroupMastery) -> None:
         target.secure[key] = target.secure.get(key, 0) + group.secure.get(key, 0)
 
 
-def _mastery_by_org(scope: Scope, filters: Filters) -> dict[int, GroupMastery]:
+def _mastery_by_org(scope: Scope, filters: Filters, counts_only: bool = False) -> dict[int, GroupMastery]:
     """Figures per organization: from the point_mastery summary (brought up to date first), or, when
     a period limits which answers count, computed from the answers of that period."""
     people = trainees(scope, filters).subquery("people")
     if filters.since is None and filters.until is None:
         if mastery.refresh_summary():
             db.session.commit()  # derived data only: keep what was folded in for the next view
-        return _summary_by_org(people)
-    return _compute_mastery_by_org(people, filters)
+        return _summary_by_org(people, counts_only)
+    return _compute_mastery_by_org(people, filters, counts_only)
 
 
-def _summary_by_org(people) -> dict[int, GroupMastery]:
+def _summary_by_org(people, counts_only: bool = False) -> dict[int, GroupMastery]:
     mean = Summary.score_sum / Summary.answered
     secure = and_(Summary.answered >= mastery.MIN_SECURE_QUESTIONS, mean >= mastery.SECURE_SCORE)
     stmt = (select(people.c.org_id, Summary.point_id, func.sum(case((secure, 1), else_=0)), func.count())
             .join(people, people.c.user_id == Summary.user_id).where(Summary.answered > 0)
             .group_by(people.c.org_id, Summary.point_id))
     groups: dict[int, GroupMastery] = defaultdict(lambda: GroupMastery(None))
-    for org_id, point_id, n_secure, n_answered in db.session.execute(stmt):
+    for org_id, point_id, n_secure, n_answered in ([] if counts_only else db.session.execute(stmt)):
         groups[org_id].secure[point_id] = int(n_secure or 0)
         groups[org_id].answered[point_id] = int(n_answered)
     has_practised = exists().where(Summary.user_id == people.c.user_id, Summary.answered > 0)
@@ -126,7 +230,7 @@ def _summary_by_org(people) -> dict[int, GroupMastery]:
     return dict(groups)
 
 
-def _compute_mastery_by_org(people, filters: Filters) -> dict[int, GroupMastery]:
+def _compute_mastery_by_org(people, filters: Filters, counts_only: bool = False) -> dict[int, GroupMastery]:
     start, end = filters.window()
     scored = [Answer.user_id.in_(select(people.c.user_id))]
     if start is not None:
@@ -142,7 +246,7 @@ def _compute_mastery_by_org(people, filters: Filters) -> dict[int, GroupMastery]
     stmt = (select(User.organization_id, per_user.c.point_id, func.sum(case((secure, 1), else_=0)), func.count())
             .join(User, User.id == per_user.c.user_id).group_by(User.organization_id, per_user.c.point_id))
     groups: dict[int, GroupMastery] = defaultdict(lambda: GroupMastery(None))
-    for org_id, point_id, n_secure, n_answered in db.session.execute(stmt):
+    for org_id, point_id, n_secure, n_answered in ([] if counts_only else db.session.execute(stmt)):
         groups[org_id].secure[point_id] = int(n_secure or 0)
         groups[org_id].answered[point_id] = int(n_answered)
     practised = (select(people.c.org_id, func.count(func.distinct(Answer.user_id)))
