@@ -127,8 +127,10 @@ def _live_context(session: LiveSession, ws: Workshop, include_hidden: bool) -> d
     pages = player.pages(module)
     page = pages[session.page]
     version = page.question.current_version if page.question else None
+    data = player.presented(version.data, session.seed, page.question.key) if version else None  # the room's order
     stage = next((s for s in module.case.stages if s.key == page.step.stage_key), None) if module.case else None
     return {"session": session, "workshop": ws, "module": module, "pages": pages, "page": page, "version": version,
+            "data": data,
             "stage": stage, "stats": live.stats(session, include_hidden=include_hidden), "form": ActionForm()}
 
 

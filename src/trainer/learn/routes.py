@@ -111,8 +111,9 @@ def _page_context(attempt: Attempt, index: int) -> dict:
     version = (player.version_for(page.question, answer.version_id if answer else None)
                if page.question else None)
     stage = next((s for s in mod.case.stages if s.key == page.step.stage_key), None) if mod.case else None
+    data = player.presented(version.data, attempt.seed, page.question.key) if version else None
     return {"attempt": attempt, "module": mod, "pages": pages, "page": page, "answer": answer,
-            "version": version, "stage": stage, "answered": len(answers),
+            "version": version, "data": data, "stage": stage, "answered": len(answers),
             "total": sum(1 for p in pages if p.question), "point_index": _points(version.data["points"]) if version else [],
             "rating_labels": grading_labels(), "form": ActionForm()}
 

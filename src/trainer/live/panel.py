@@ -53,7 +53,8 @@ def _render_shared(session: LiveSession) -> Shared:
     if page.question is None:
         return Shared(page.index, len(pages), None, None, top, Markup(""), Markup(""), Markup(""), Markup(""))
     version = page.question.current_version
-    ctx = {"version": version, "data": version.data, "error": None, "raw": {}, "rating_labels": RATING_LABELS,
+    data = player.presented(version.data, session.seed, page.question.key)  # one order for the whole room
+    ctx = {"version": version, "data": data, "error": None, "raw": {}, "rating_labels": RATING_LABELS,
            "point_index": _points(version.data["points"])}
     wall = live.stats(session).wall if session.revealed and version.type == "reflection" else []
     return Shared(
@@ -78,12 +79,14 @@ def render(session: LiveSession, attempt_id: int, *, token: str, error: str | No
     own = None
     if answer is not None and session.revealed:
         version = player.version_for(db.session.get(player.Question, part.question_id), answer.version_id)
-        own = Markup(render_template("learn/_feedback.html", answer=answer, version=version, data=version.data,
+        data = player.presented(version.data, session.seed, version.question.key)
+        own = Markup(render_template("learn/_feedback.html", answer=answer, version=version, data=data,
                                      rating_labels=RATING_LABELS, point_index=_points(version.data["points"])))
     fields = part.fields
     if error and raw:
         version = player.version_for(db.session.get(player.Question, part.question_id), part.version_id)
-        fields = Markup(render_template("learn/_answer_fields.html", version=version, data=version.data, error=error,
+        data = player.presented(version.data, session.seed, version.question.key)
+        fields = Markup(render_template("learn/_answer_fields.html", version=version, data=data, error=error,
                                         raw=raw, point_index=_points(version.data["points"])))
     return render_template("live/_panel.html", session=session, part=part, answer=answer, own=own, fields=fields,
                            error=error, token=token)

@@ -33,6 +33,9 @@ class Attempt(db.Model):
     seconds_spent: Mapped[int] = mapped_column(default=0)
     workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id"), index=True)
     live_session_id: Mapped[int | None] = mapped_column(ForeignKey("live_sessions.id"), index=True)
+    #: the order options are shown in, for every question of this attempt (player.presented);
+    #: None for attempts made before options were shuffled: they keep the file's order
+    seed: Mapped[int | None] = mapped_column(default=None)
 
     module: Mapped["Module"] = relationship()  # noqa: F821 (string: resolved by the registry)
 

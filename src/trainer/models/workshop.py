@@ -81,3 +81,5 @@ class LiveSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(Text, default="")
+    #: one order of options for everyone in the session and on the projector (player.presented)
+    seed: Mapped[int | None] = mapped_column(default=None)

@@ -34,7 +34,11 @@ class LiveError(ValueError):
 def start(workshop: Workshop, module_id: str, user: User) -> LiveSession:
     if module_id not in {m.module_id for m in workshop.modules}:
         raise LiveError("この研修会で使うモジュールを選んでください。")
-    session = LiveSession(workshop_id=workshop.id, module_id=module_id, started_by_id=user.id)
+    earlier = db.session.scalar(select(LiveSession.seed).where(
+        LiveSession.workshop_id == workshop.id, LiveSession.module_id == module_id, LiveSession.seed.is_not(None))
+        .order_by(LiveSession.id.desc()).limit(1))  # a restart keeps the room's order of options
+    session = LiveSession(workshop_id=workshop.id, module_id=module_id, started_by_id=user.id,
+                          seed=earlier or player.new_seed())
     db.session.add(session)
     db.session.flush()
     return session
@@ -121,7 +125,7 @@ def participant_attempt(session: LiveSession, user: User) -> Attempt:
         try:
             with unique.savepoint():
                 attempt = Attempt(user_id=user.id, module_id=session.module_id, number=number,
-                                  workshop_id=session.workshop_id, live_session_id=session.id)
+                                  workshop_id=session.workshop_id, live_session_id=session.id, seed=session.seed)
                 db.session.add(attempt)
             return attempt
         except IntegrityError:

@@ -5,6 +5,8 @@ A module is a sequence of pages: one per question, and one for a step with text 
 """
 from __future__ import annotations
 
+import random
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -41,6 +43,23 @@ def pages(module: Module) -> list[Page]:
     return out
 
 
+def new_seed() -> int:
+    """A random order for a new attempt or live session."""
+    return secrets.randbelow(2**31 - 1) + 1
+
+
+def presented(data: dict[str, Any], seed: int | None, key: str) -> dict[str, Any]:
+    """The version's data with its options (single, multiple) or items to order in the attempt's
+    own order: the same ``seed`` always gives the same order, so a reload, a resume, the feedback
+    and any later review show what was shown first. ``seed`` None (older attempts): file order."""
+    choices = data.get("choices")
+    if seed is None or not choices:
+        return data
+    order = list(choices)
+    random.Random(f"{seed}:{key}").shuffle(order)
+    return {**data, "choices": order}
+
+
 def question_count(module: Module) -> int:
     return sum(1 for p in pages(module) if p.question is not None)
 
@@ -69,7 +88,8 @@ def start(user: User, module: Module, *, retake: bool = False) -> Attempt:
 
     def create() -> Attempt:
         latest = seen[-1]
-        return Attempt(user_id=user.id, module_id=module.id, number=(latest.number + 1) if latest else 1)
+        return Attempt(user_id=user.id, module_id=module.id, number=(latest.number + 1) if latest else 1,
+                       seed=new_seed())
 
     attempt, _ = unique.find_or_create(find, create)
     return attempt
