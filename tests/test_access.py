@@ -34,6 +34,7 @@ MATRIX = [
     ("POST", "/admin/users/{user}/roles", {ANON: 302, TRAINEE: 403, FACILITATOR: 403, REVIEWER: 403, ADMIN: 302}),
     ("POST", "/admin/users/{user}/password", {ANON: 302, TRAINEE: 403, FACILITATOR: 403, REVIEWER: 403, ADMIN: 302}),
     ("POST", "/admin/users/{user}/active", {ANON: 302, TRAINEE: 403, FACILITATOR: 403, REVIEWER: 403, ADMIN: 302}),
+    ("POST", "/admin/users/{user}/confirm", {ANON: 302, TRAINEE: 403, FACILITATOR: 403, REVIEWER: 403, ADMIN: 302}),
     ("POST", "/admin/roster/confirm", {ANON: 302, TRAINEE: 403, FACILITATOR: 403, REVIEWER: 403, ADMIN: 400}),
     ("POST", "/auth/login", {ANON: 200, TRAINEE: 302, FACILITATOR: 302, REVIEWER: 302, ADMIN: 302}),
     ("POST", "/auth/password", {ANON: 302, TRAINEE: 200, FACILITATOR: 200, REVIEWER: 200, ADMIN: 200}),

@@ -15,7 +15,7 @@ from tests.test_player import _start, play_to_end
 from tests.test_roster import GOOD_ROW, confirm_data, csv_bytes, upload
 from trainer.extensions import db
 from trainer.models import Attempt, Certificate, Opinion, Role, RosterImport, User, Workshop, WorkshopParticipant
-from trainer.services import certificates, roster, unique, workshops
+from trainer.services import certificates, roster, unique, walkins, workshops
 
 
 def race(monkeypatch, module, name: str):
@@ -153,10 +153,10 @@ def test_double_walk_in_registration_creates_one_account_and_logs_in_both(app, m
         workshop = workshops.create(db.session.get(User, fac.id), data)
         db.session.commit()
         code, wid = workshop.join_code, workshop.id
-        org_id = workshops.registration_orgs(workshop)[0].id
-    form = {"login_id": "walk-double", "display_name": "当日 登録", "furigana": "", "organization": str(org_id),
+        org_id = walkins.registration_orgs(workshop)[0].id
+    form = {"form_token": "5" * 32, "display_name": "当日 登録", "furigana": "", "organization": str(org_id),
             "password": "walk-in-pass-1", "confirm": "walk-in-pass-1"}
-    race(monkeypatch, workshops.accounts, "login_exists")
+    race(monkeypatch, walkins.accounts, "login_exists")
     responses = []
     barrier_clients = [app.test_client(), app.test_client()]
     threads = [threading.Thread(target=lambda c=c: responses.append(c.post(f"/join/{code}", data=form)))
@@ -166,7 +166,7 @@ def test_double_walk_in_registration_creates_one_account_and_logs_in_both(app, m
     for t in threads:
         t.join(60)
     assert sorted(r.status_code for r in responses) == [302, 302]
-    assert count(app, User, User.login_id == "walk-double") == 1
+    assert count(app, User, User.display_name == "当日 登録") == 1
     assert count(app, WorkshopParticipant, WorkshopParticipant.workshop_id == wid) == 1
     for client in barrier_clients:  # both browsers are signed in as the new trainee
         assert client.get("/learn/").status_code == 200

@@ -27,6 +27,8 @@ AREA_MATRIX = [
     ("POST", "/facilitate/workshops/new", row(302, 403, 403, 200, 200, 403, 403)),
     ("GET", "/facilitate/workshops/{w}", OWNED),
     ("POST", "/facilitate/workshops/{w}/participants", OWNED_POST),
+    ("POST", "/facilitate/workshops/{w}/walk-ins", OWNED_POST),
+    ("POST", "/facilitate/workshops/{w}/registration", OWNED_POST),
     ("GET", "/facilitate/workshops/{w}/join-screen", OWNED),
     ("GET", "/facilitate/workshops/{w}/qr.svg", OWNED),
     ("POST", "/facilitate/workshops/{w}/live", OWNED_POST),

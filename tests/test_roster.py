@@ -52,7 +52,7 @@ def write(tmp_path, data: bytes, name: str = "roster.csv"):
 # --- good files in every encoding Excel writes --------------------------------------------------
 
 NAMES_ROWS = (
-    "takahashi-1,髙橋 花子,たかはし はなこ,140007,,受講者,,Takahashi-pass-1",
+    "takahashi-1,髙橋 花子,たかはし はなこ,140007,,受講者,,Ocean-lantern-51",
     "npo-sato,㈱みらい ①班 佐藤～,さとう,140007,,ファシリテーター、受講者,sato@example.jp,",
 )
 
@@ -83,7 +83,7 @@ def test_good_file_is_imported_in_each_encoding(app, runner, tmp_path, encoding)
     c = app.test_client()
     assert c.post("/auth/login", data={"login_id": "npo-sato", "password": generated}).headers["Location"].endswith("/auth/password")
     c = app.test_client()
-    assert c.post("/auth/login", data={"login_id": "takahashi-1", "password": "Takahashi-pass-1"}).status_code == 302
+    assert c.post("/auth/login", data={"login_id": "takahashi-1", "password": "Ocean-lantern-51"}).status_code == 302
 
 
 def test_wave_dash_typed_in_utf8_matches_the_cp932_file(app_ctx):

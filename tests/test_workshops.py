@@ -90,15 +90,19 @@ def test_join_with_code_and_walk_in_registration(app, people):
 
         org_id = orgs.by_code("140007").id
         other = orgs.by_code("440001").id  # 大分県: outside the facilitator's jurisdiction
-    bad = anonymous.post(f"/join/{code}", data={"display_name": "来場 者", "organization": str(other), "login_id": "walkin-1",
+    token = "0123456789abcdef" * 2
+    bad = anonymous.post(f"/join/{code}", data={"display_name": "来場 者", "organization": str(other), "form_token": token,
                                                 "password": "walk-in-pass-1", "confirm": "walk-in-pass-1"})
     assert bad.status_code == 200 and "選択肢が正しくありません" in bad.get_data(as_text=True)
-    ok = anonymous.post(f"/join/{code}", data={"display_name": "来場 者", "organization": str(org_id), "login_id": "walkin-1",
+    ok = anonymous.post(f"/join/{code}", data={"display_name": "来場 者", "organization": str(org_id), "form_token": token,
                                                "password": "walk-in-pass-1", "confirm": "walk-in-pass-1"})
-    assert ok.status_code == 302 and anonymous.get("/learn/workshops").status_code == 200
+    assert ok.status_code == 302
+    shown = anonymous.get("/learn/workshops").get_data(as_text=True)
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.login_id == "walkin-1"))
+        user = db.session.scalar(select(User).where(User.display_name == "来場 者"))
         assert user.has_role(Role.TRAINEE) and user.organization_id == org_id
+        assert re.fullmatch(r"w-[a-z2-9]{4}-[a-z2-9]{4}", user.login_id) and user.login_id in shown
+        assert not user.registration_confirmed  # until a facilitator confirms it
         joined = set(db.session.scalars(select(WorkshopParticipant.user_id).where(WorkshopParticipant.workshop_id == wid)))
         assert {user.id, trainees[2].id} <= joined
 

@@ -171,10 +171,8 @@ def user_create(login_id, name, org_code, roles, scope_code, furigana, password)
     """Create an account."""
     from trainer.services import accounts, orgs
 
-    org = orgs.by_code(org_code)
-    if org is None:
-        raise click.ClickException(f"団体コード {org_code} の組織が見つかりません。")
-    scope = orgs.by_code(scope_code) if scope_code else None
+    org = _org_by_code(org_code)
+    scope = _org_by_code(scope_code) if scope_code else None
     try:
         user = accounts.create_user(login_id=login_id, display_name=name, organization=org, password=password,
                                     roles=[Role(r) for r in roles], reviewer_scope=scope, furigana=furigana)
@@ -184,17 +182,29 @@ def user_create(login_id, name, org_code, roles, scope_code, furigana, password)
     click.echo(f"作成しました: {user.login_id}（{user.display_name}、{org.name}）")
 
 
+def _org_by_code(code: str):
+    """The organization of a 6-digit code, or a ClickException in Japanese."""
+    from trainer.services import orgs
+
+    org = orgs.by_code(code) if code.isascii() and code.isdigit() and len(code) == 6 else None
+    if org is None:
+        shown = code if code.isprintable() else repr(code)
+        raise click.ClickException(f"団体コード {shown} の組織が見つかりません（6桁の団体コードを指定してください）。")
+    return org
+
+
 @user_group.command("reset-password")
 @click.argument("login_id")
 def user_reset_password(login_id: str) -> None:
     """Give an account a new random password (printed once); it must be changed at next login."""
     from trainer.services import accounts
 
-    user = accounts.find_by_login(login_id)
+    login_id = accounts.normalise_login_id(login_id)
+    user = None if accounts.login_id_problem(login_id) else accounts.find_by_login(login_id)
     if user is None:
-        raise click.ClickException(f"ログインID {login_id} は登録されていません。")
+        raise click.ClickException(f"ログインID {login_id if login_id.isprintable() else repr(login_id)} は登録されていません。")
     password = accounts.generate_password()
-    accounts.reset_password(user, password, actor=None)
+    accounts.reset_password(user, password, actor=None, generated=True)
     db.session.commit()
     click.echo(f"{user.login_id} の新しいパスワード: {password}")
 

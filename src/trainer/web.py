@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, render_template, request, session
+from flask import Flask, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import bindparam, event, select
@@ -11,9 +11,11 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from trainer.dates import epoch_seconds, jst
+from trainer.dates import epoch_seconds, jst, utcnow
 from trainer.extensions import csrf, db, limiter, login_manager, migrate
-from trainer.models import User
+from trainer.auth.signin import TOKEN_KEY
+from trainer.models import User, UserSession
+from trainer.services import sessions
 from trainer.models.org import ORG_KIND_LABELS, PROGRAMME_LABELS
 from trainer.models.user import ROLE_LABELS
 
@@ -61,19 +63,21 @@ def _migrations_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "migrations"
 
 
-#: The session's user with their roles, in one query (built once: this runs on every request).
-_USER_WITH_ROLES = select(User).options(joinedload(User.roles)).where(User.id == bindparam("user_id"))
+#: The session's user with their roles, in one query that also checks the sign-in record (built
+#: once: this runs on every request that needs the user).
+_USER_WITH_ROLES = (select(User).options(joinedload(User.roles))
+                    .join(UserSession, UserSession.user_id == User.id)
+                    .where(User.id == bindparam("user_id"), User.active.is_(True),
+                           sessions.is_valid(User.id, bindparam("token_hash"), bindparam("now"))))
 
 
 @login_manager.user_loader
 def _load_user(identity: str) -> User | None:
-    user_id, _, version = identity.partition(":")
-    if not user_id.isdigit():
+    token = session.get(TOKEN_KEY)
+    if not identity.isdigit() or not isinstance(token, str):
         return None
-    user = db.session.scalars(_USER_WITH_ROLES, {"user_id": int(user_id)}).unique().first()
-    if user is None or not user.active or str(user.session_version) != version:
-        return None
-    return user
+    params = {"user_id": int(identity), "token_hash": sessions.token_hash(token), "now": utcnow()}
+    return db.session.scalars(_USER_WITH_ROLES, params).unique().first()
 
 
 def register_security(app: Flask) -> None:
@@ -83,13 +87,24 @@ def register_security(app: Flask) -> None:
 
     @app.before_request
     def _idle_timeout() -> None:
-        """Idle timeout: the permanent session's expiry moves on with activity, at most once a
-        minute (re-signing the cookie on every request would cost every request)."""
-        if not session.permanent:
-            session.permanent = True
+        """Idle timeout of a signed-in browser: the permanent session's expiry (and the age of its
+        signature) moves on with activity, at most once a minute. Anonymous requests get no cookie
+        from here (static files and health checks set none)."""
+        if not session.get("_user_id"):
+            return
         now = epoch_seconds()
         if now - session.get("_seen", 0) >= 60:
             session["_seen"] = now
+
+    @app.before_request
+    def _password_change_first():
+        """An account that must change its password reaches only the change page, logout and
+        static files until it has (the live poll checks this in its own query)."""
+        if request.endpoint in PASSWORD_CHANGE_ALLOWED or not session.get("_user_id"):
+            return None
+        if current_user.is_authenticated and current_user.must_change_password:
+            return redirect(url_for("auth.password"))
+        return None
 
     @app.after_request
     def _headers(response):
@@ -101,6 +116,10 @@ def register_security(app: Flask) -> None:
         if session.get("_user_id"):  # signed in (read from the cookie: no user query on every response)
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+#: What an account with a pending password change may still reach.
+PASSWORD_CHANGE_ALLOWED = frozenset({"static", "auth.password", "auth.logout", "live.state"})
 
 
 def register_blueprints(app: Flask) -> None:
@@ -125,10 +144,12 @@ def register_templates(app: Flask) -> None:
     from trainer import policies
     from trainer.services.disclosure import min_group
     from trainer.services.framework import honesty_note
+    from trainer.services.workshops import format_code
 
     from trainer.main.routes import NAV_LABELS, role_homes
 
     app.add_template_filter(jst, "jst")
+    app.add_template_filter(format_code, "join_code")
     app.jinja_env.globals.update(
         policies=policies, ROLE_LABELS=ROLE_LABELS, PROGRAMME_LABELS=PROGRAMME_LABELS,
         ORG_KIND_LABELS=ORG_KIND_LABELS, NAV_LABELS=NAV_LABELS, honesty_note=honesty_note, min_group=min_group,

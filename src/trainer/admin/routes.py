@@ -210,6 +210,16 @@ def user_active(user_id: int):
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
+@bp.post("/users/<int:user_id>/confirm")
+def user_confirm(user_id: int):
+    """Confirm a walk-in account: from now on reviewers count and see it."""
+    user = db.get_or_404(User, user_id)
+    if ActiveForm().validate_on_submit() and accounts.confirm_registration(user, actor=current_user):
+        db.session.commit()
+        flash("当日登録を確認しました。", "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
 # --- roster import -------------------------------------------------------------------------
 
 @bp.route("/roster", methods=["GET", "POST"])
@@ -237,6 +247,8 @@ def roster_confirm():
     except (binascii.Error, ValueError):
         abort(400)
     preview = roster.parse_roster(data)  # validated again: the database may have changed
+    if not preview.ok and (done := roster.find_import(token)) is not None:
+        return _roster_done(done, token)  # a concurrent confirmation (double click) imported it meanwhile
     if not preview.ok:
         return render_template("admin/roster.html", form=RosterUploadForm(), preview=preview, confirm=None), 422
     record, _ = roster.apply_roster(preview, actor=current_user, token=token)

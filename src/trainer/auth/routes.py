@@ -1,53 +1,44 @@
 """Login, logout and the user's own password."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from trainer.auth.forms import LoginForm, PasswordChangeForm
 from trainer.auth.redirects import safe_next
-from trainer.extensions import db, limiter
-from trainer.services import audit
+from trainer.auth.signin import sign_in, sign_out
+from trainer.extensions import db
+from trainer.services import audit, sessions
 from trainer.services.accounts import AccountError, change_password
-from trainer.services.auth import authenticate
+from trainer.services.auth import authenticate, wait_text
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 GENERIC_FAILURE = "ログインIDまたはパスワードが正しくありません。"
-
-
-def _address_limit() -> str:
-    return current_app.config["LOGIN_FAILURES_PER_ADDRESS"]
-
-
-def _is_failure(response) -> bool:
-    """Only failed logins count against an address (a success redirects)."""
-    return response.status_code != 302
+EXPIRED = ("初期パスワードの有効期限が切れています。所属の管理者に、パスワードの再設定を依頼してください。")
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_address_limit, methods=["POST"], deduct_when=_is_failure,
-               error_message="このネットワークからのログイン失敗が多いため、一時的に受け付けを停止しています。")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
         result = authenticate(form.login_id.data, form.password.data, request.remote_addr)
-        db.session.commit()
         if result.user is not None:
-            login_user(result.user)
+            sign_in(result.user)
+            db.session.commit()
             if result.user.must_change_password:
                 flash("初期パスワードのままです。新しいパスワードを設定してください。", "info")
                 return redirect(url_for("auth.password"))
             return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+        db.session.commit()
         if result.locked:
             form.form_errors.append(
-                "ログインの失敗が続いたため、このアカウントへのログインを一時的に停止しています。"
-                f"約{result.retry_minutes}分後にもう一度お試しください。"
-            )
+                "ログインの失敗が続いたため、この接続元からこのアカウントへのログインを一時的に止めています。"
+                f"{wait_text(result.retry_seconds)}後にもう一度お試しください。")
         else:
-            form.form_errors.append(GENERIC_FAILURE)
+            form.form_errors.append(EXPIRED if result.expired else GENERIC_FAILURE)
     return render_template("auth/login.html", form=form)
 
 
@@ -55,8 +46,8 @@ def login():
 @login_required
 def logout():
     audit.record("logout", actor=current_user, subject=current_user.login_id, ip=request.remote_addr)
+    sign_out()
     db.session.commit()
-    logout_user()
     flash("ログアウトしました。", "info")
     return redirect(url_for("auth.login"))
 
@@ -66,13 +57,16 @@ def logout():
 def password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
         try:
-            change_password(current_user, form.current.data, form.new.data)
+            change_password(user, form.current.data, form.new.data)
         except AccountError as exc:
+            db.session.rollback()
             form.form_errors.append(str(exc))
         else:
+            sessions.end_all(user)  # every other browser (and copy of this cookie) signs in again
+            sign_in(user)  # this browser continues with a new sign-in
             db.session.commit()
-            login_user(current_user._get_current_object())  # new session_version in the session
             flash("パスワードを変更しました。", "success")
             return redirect(url_for("main.home"))
     return render_template("auth/password.html", form=form)

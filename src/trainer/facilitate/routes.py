@@ -16,7 +16,7 @@ from trainer.extensions import db
 from trainer.facilitate.forms import InviteForm, WorkshopForm
 from trainer.learn.forms import ActionForm
 from trainer.models import LiveSession, Module, Role, Workshop
-from trainer.services import audit, cohort, live, player, progress, spreadsheets, workshops
+from trainer.services import audit, cohort, fields, live, player, progress, spreadsheets, walkins, workshops
 from trainer.dates import JST, utcnow
 
 bp = Blueprint("facilitate", __name__, url_prefix="/facilitate")
@@ -61,7 +61,7 @@ def new():
             form.form_errors.append(str(exc))
         else:
             db.session.commit()
-            flash(f"研修会「{workshop.title}」を作成しました。参加コードは {workshop.join_code} です。", "success")
+            flash(f"研修会「{workshop.title}」を作成しました。参加コードは {workshops.format_code(workshop.join_code)} です。", "success")
             return redirect(url_for("facilitate.workshop", workshop_id=workshop.id))
     return render_template("facilitate/new.html", form=form)
 
@@ -76,7 +76,34 @@ def workshop(workshop_id: int):
     modules = {m.id: m for m in progress.active_modules()}
     return render_template("facilitate/workshop.html", workshop=ws, modules=modules, sessions=live.sessions_of(ws),
                            people=cohort.participants(ws), facilitators=workshops.facilitator_names(ws),
-                           form=ActionForm(), invite_form=InviteForm())
+                           form=ActionForm(), invite_form=InviteForm(), pending=walkins.pending(ws),
+                           code_open=walkins.registration_open(ws), code_window=walkins.code_window(ws))
+
+
+@bp.post("/workshops/<int:workshop_id>/registration")
+def registration(workshop_id: int):
+    """Close (or reopen) registration with the join code."""
+    ws = _workshop(workshop_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    open_ = request.form.get("open") == "1"
+    walkins.set_registration(ws, open_, actor=current_user)
+    db.session.commit()
+    flash("参加コードでの受付を再開しました。" if open_ else "参加コードでの受付を終了しました。", "success")
+    return redirect(url_for("facilitate.workshop", workshop_id=ws.id))
+
+
+@bp.post("/workshops/<int:workshop_id>/walk-ins")
+def confirm_walk_ins(workshop_id: int):
+    """Confirm walk-ins registered at this workshop: from now on they count in reviewers' figures."""
+    ws = _workshop(workshop_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ids = request.form.getlist("user", type=fields.int_arg)
+    count = walkins.confirm(ws, ids, actor=current_user)
+    db.session.commit()
+    flash(f"当日登録 {count}人を確認しました。" if count else "確認する人を選んでください。", "success" if count else "error")
+    return redirect(url_for("facilitate.workshop", workshop_id=ws.id, _anchor="walk-ins"))
 
 
 @bp.post("/workshops/<int:workshop_id>/participants")
@@ -187,7 +214,7 @@ def action(session_id: int):
     name = request.form.get("action", "")
     if name == "end" and request.form.get("confirmed") != "1":
         return redirect(url_for("facilitate.confirm_end", session_id=session_id))
-    target = {"next": session.page + 1, "prev": session.page - 1}.get(name, request.form.get("page", type=int))
+    target = {"next": session.page + 1, "prev": session.page - 1}.get(name, request.form.get("page", type=fields.int_arg))
     try:
         live.change(session, "goto" if name in ("next", "prev", "goto") else name, target)
     except live.LiveError as exc:
@@ -229,7 +256,7 @@ def dashboard(workshop_id: int):
 @bp.get("/cohort")
 def cohort_dashboard():
     """Several of the facilitator's own workshops as one cohort."""
-    ids = request.args.getlist("w", type=int)
+    ids = request.args.getlist("w", type=fields.int_arg)
     chosen = [_workshop(i) for i in dict.fromkeys(ids)]
     if not chosen:
         flash("まとめて見る研修会を1つ以上選んでください。", "error")

@@ -14,7 +14,7 @@ from trainer.content.schema import RATING_LABELS
 from trainer.extensions import db
 from trainer.learn.forms import ActionForm, OpinionForm, raw_response
 from trainer.models import Attempt, Case, Course, FrameworkEntry, Item, Module, Point, Role
-from trainer.services import answering, certificates, grading, live, mastery, opinions, player, progress, workshops
+from trainer.services import answering, certificates, fields, grading, live, mastery, opinions, player, progress, workshops
 
 bp = Blueprint("learn", __name__, url_prefix="/learn")
 
@@ -142,7 +142,7 @@ def answer(attempt_id: int, index: int):
     """The hot path: a few Core statements and one short transaction (CSRF is checked globally)."""
     try:
         attempt = answering.load_attempt(attempt_id, current_user.id)
-        version, total = answering.page_version(attempt, index, request.form.get("version", type=int))
+        version, total = answering.page_version(attempt, index, request.form.get("version", type=fields.int_arg))
     except answering.NotFound:
         abort(404)
     raw = raw_response(request.form, version.type, version.data)

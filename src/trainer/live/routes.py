@@ -16,7 +16,8 @@ from trainer.extensions import db
 from trainer.learn.forms import raw_response
 from trainer.live import panel as panels
 from trainer.models import LiveSession, Role, Workshop
-from trainer.services import grading, live, player
+from trainer.auth.signin import current_token
+from trainer.services import fields, grading, live, player
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 
@@ -29,9 +30,9 @@ def _guard() -> None:
 
 
 def _session_user_id() -> int | None:
-    """The user id from the signed session cookie (Flask-Login stores "id:session_version")."""
-    user_id, _, _ = str(cookie_session.get("_user_id", "")).partition(":")
-    return int(user_id) if user_id.isdigit() else None
+    """The user id from the signed session cookie (checked against the sign-in record by the query)."""
+    user_id = str(cookie_session.get("_user_id", ""))
+    return int(user_id) if user_id.isdigit() and int(user_id) <= fields.INT_MAX else None
 
 
 def _session(session_id: int) -> LiveSession:
@@ -54,8 +55,8 @@ def view(session_id: int):
 def state(session_id: int):
     """The cheap poll: {version, ended}. One query, which is also the access check: only a
     participant of the session's workshop gets an answer (a version number, nothing else)."""
-    user_id = _session_user_id()
-    found = live.version_of(session_id, user_id) if user_id is not None else None
+    user_id, token = _session_user_id(), current_token()
+    found = live.version_of(session_id, user_id, token) if user_id is not None and token else None
     if found is None:
         abort(404)
     moved = live.successor(session_id) if found[1] else None  # a restart: follow it without a reload
@@ -78,7 +79,7 @@ def answer(session_id: int):
     token = request.form.get("token") or uuid.uuid4().hex
     if part.question_id is None:
         return panels.render(session, attempt.id, token=token), 409
-    version = player.version_data(part.question_id, request.form.get("version", type=int))
+    version = player.version_data(part.question_id, request.form.get("version", type=fields.int_arg))
     raw = raw_response(request.form, version.type, version.data)
     try:
         live.submit(session, attempt, raw, token, version.id)

@@ -1,15 +1,16 @@
 """The entry point: send each person to the home page of their role."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
 from trainer.extensions import db, limiter
 from trainer.models import Point, Role
 from trainer.main.forms import RegisterForm
-from trainer.services import accounts, certificates, workshops
+from trainer.auth.signin import sign_in
+from trainer.services import accounts, certificates, walkins, workshops
 from trainer.models.user import ROLE_PRIORITY
 
 bp = Blueprint("main", __name__)
@@ -71,23 +72,36 @@ def verify(code: str | None = None):
 
 # --- joining a workshop with its code --------------------------------------------------------
 
+def _code_failures() -> str:
+    return current_app.config["JOIN_CODE_FAILURES_PER_ADDRESS"]
+
+
+def _unknown_code(response) -> bool:
+    """Only a code that leads nowhere counts against the address (a venue's phones share one)."""
+    return response.status_code == 404
+
+
+CODE_LIMIT = "参加コードの確認が多すぎるため、しばらく受け付けを止めています。時間をおいてからお試しください。"
+
+
 @bp.route("/join", methods=["GET", "POST"])
-@limiter.limit("300 per 15 minutes", methods=["POST"])
 def join_form():
     code = workshops.normalise_code(request.values.get("code", ""))
     if request.method == "POST" and code:
         return redirect(url_for("main.join", code=code))
-    return render_template("main/join_code.html", code=code)
+    return render_template("main/join_code.html", code=workshops.format_code(code))
 
 
 @bp.route("/join/<code>", methods=["GET", "POST"])
+@limiter.limit(_code_failures, deduct_when=_unknown_code, error_message=CODE_LIMIT)
 @limiter.limit("300 per 15 minutes", methods=["POST"])
 def join(code: str):
-    workshop = workshops.by_code(code)
+    workshop = walkins.by_code(code)
     if workshop is None:
-        return render_template("main/join_code.html", code=code, unknown=True), 404
-    form = RegisterForm()
-    form.organization.choices = [SelectChoice(str(o.id), o.full_name) for o in workshops.registration_orgs(workshop)]
+        shown = workshops.format_code(workshops.normalise_code(code))
+        return render_template("main/join_code.html", code=shown, unknown=True), 404
+    if request.method == "GET" and code != workshop.join_code:  # typed in full width or with a hyphen
+        return redirect(url_for("main.join", code=workshop.join_code))
     if current_user.is_authenticated:
         if request.method == "POST":
             workshops.join(workshop, current_user)
@@ -95,17 +109,20 @@ def join(code: str):
             flash(f"研修会「{workshop.title}」に参加しました。", "success")
             return redirect(url_for("learn.workshops_list"))
         return render_template("main/join.html", workshop=workshop, form=None)
+    form = RegisterForm()
+    form.organization.choices = [SelectChoice(str(o.id), o.full_name) for o in walkins.registration_orgs(workshop)]
     if form.validate_on_submit():
         try:
-            user = workshops.register_walk_in(
-                workshop, login_id=form.login_id.data, name=form.display_name.data, furigana=form.furigana.data or "",
-                org_id=int(form.organization.data), password=form.password.data)
+            user = walkins.register_walk_in(
+                workshop, name=form.display_name.data, furigana=form.furigana.data or "",
+                org_id=int(form.organization.data), password=form.password.data, form_token=form.form_token.data)
         except (workshops.WorkshopError, accounts.AccountError) as exc:
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
+            sign_in(user)
             db.session.commit()
-            login_user(user)
-            flash(f"登録しました。ログインIDは {user.login_id} です。研修会「{workshop.title}」に参加しています。", "success")
+            flash(f"登録しました。あなたのログインIDは {user.login_id} です。次回のログインに使いますので、"
+                  f"メモしてください。研修会「{workshop.title}」に参加しています。", "success")
             return redirect(url_for("learn.workshops_list"))
     return render_template("main/join.html", workshop=workshop, form=form)

@@ -10,6 +10,7 @@ from trainer.models.content import (
 from trainer.models.progress import Answer, Attempt, Certificate, MasteryWatermark, Opinion, PointMastery
 from trainer.models.org import Organization, OrgKind, Programme
 from trainer.models.roster import RosterImport
+from trainer.models.security import LoginThrottle, UserSession
 from trainer.models.user import Role, User, UserRole
 from trainer.models.workshop import (
     LiveSession, Workshop, WorkshopFacilitator, WorkshopModule, WorkshopParticipant,
@@ -18,4 +19,4 @@ from trainer.models.workshop import (
 __all__ = [
     "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryWatermark", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
     "Question", "QuestionPoint", "RosterImport", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
-    "LiveSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]
+    "LiveSession", "LoginThrottle", "UserSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]

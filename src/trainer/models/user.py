@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer.extensions import db
@@ -43,8 +43,12 @@ class User(UserMixin, db.Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    #: no longer read: sign-ins are server-side records (models/security.UserSession)
     session_version: Mapped[int] = mapped_column(default=1)
     must_change_password: Mapped[bool] = mapped_column(default=False)
+    #: False for an account registered at a workshop venue (walk-in) until a facilitator of that
+    #: workshop or an administrator confirms it; reviewers neither count nor see it until then
+    registration_confirmed: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -58,8 +62,8 @@ class User(UserMixin, db.Model):
         return self.active
 
     def get_id(self) -> str:
-        """Session identity; bumping session_version logs out every session of the user."""
-        return f"{self.id}:{self.session_version}"
+        """Session identity (the sign-in itself is checked against its UserSession row)."""
+        return str(self.id)
 
     def role_names(self) -> set[str]:
         return {r.role for r in self.roles}

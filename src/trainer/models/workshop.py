@@ -28,6 +28,8 @@ class Workshop(db.Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))  # where walk-ins register
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: set when a facilitator closes registration: the join code stops working before its time
+    registration_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     facilitators: Mapped[list["WorkshopFacilitator"]] = relationship(cascade="all, delete-orphan")
     modules: Mapped[list["WorkshopModule"]] = relationship(cascade="all, delete-orphan",

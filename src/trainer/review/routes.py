@@ -19,7 +19,7 @@ from trainer.models import Role
 from trainer.review.forms import OutOfScope, ParsedFilters, describe, org_choices, parse_filters
 from trainer.dates import utcnow
 from trainer.services import (
-    audit, certificates, exports, figures, mastery, mastery_report, reports, review, spreadsheets,
+    audit, certificates, exports, fields, figures, mastery, mastery_report, reports, review, spreadsheets,
 )
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -82,7 +82,7 @@ def municipality(unit_id: int):
         return render_template("review/municipality.html", unit=unit, ov=None, people=[], pages=0, page=1,
                                **_page_context(scope, cat, parsed)), 400
     filters = parsed.filters
-    page = max(1, request.args.get("page", 1, type=int))
+    page = max(1, request.args.get("page", 1, type=fields.int_arg))
     total = reports.count_trainees(scope, filters, unit.id)
     people = list(reports.trainee_rows(scope, filters, cat, unit.id, limit=PER_PAGE, offset=(page - 1) * PER_PAGE))
     ov = figures.overview(scope, filters, cat, unit_id=unit.id)

@@ -14,10 +14,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from trainer.extensions import db
 from trainer.models import Organization, Role, User, UserRole
 from trainer.dates import utcnow
-from trainer.services import audit, unique
+from trainer.services import audit, fields, passwords, sessions, unique
 
 LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$")
-MIN_PASSWORD_LENGTH = 10
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 PASSWORD_LENGTH = 12
 
@@ -41,12 +42,19 @@ def login_id_problem(login_id: str) -> str | None:
     return None
 
 
-def password_problem(password: str) -> str | None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。"
-    if len(set(password)) < 4:
-        return "同じ文字の繰り返しが多すぎます。推測されにくいパスワードにしてください。"
-    return None
+def password_problem(password: str, context: passwords.Context | None = None) -> str | None:
+    """The password rules (services/passwords.py), with the account's own words when known."""
+    return passwords.problem(password, context)
+
+
+def profile_problem(*, display_name: str, furigana: str | None = None, email: str | None = None) -> str | None:
+    """The name, furigana and e-mail rules shared by every entry path (limits from the columns)."""
+    if not (display_name or "").strip():
+        return "氏名を入力してください。"
+    if email and not EMAIL_RE.match(email):
+        return "メールアドレスの形式ではありません。"
+    return (fields.problem(display_name, User.display_name, "氏名") or fields.problem(furigana, User.furigana, "ふりがな")
+            or fields.problem(email, User.email, "メールアドレス"))
 
 
 def generate_password() -> str:
@@ -91,22 +99,29 @@ def create_user(
     actor: User | None = None,
     must_change_password: bool = False,
     password_hash: str | None = None,
+    generated: bool = False,
+    registration_confirmed: bool = True,
 ) -> User:
     """Create an account; raises AccountError with a Japanese message when it cannot.
 
-    ``password_hash``: the password already hashed (bulk imports hash before their transaction)."""
+    ``password_hash``: the password already hashed (bulk imports hash before their transaction).
+    ``generated``: the password was generated at random here (not checked against the rules that
+    concern what people choose)."""
     login_id = normalise_login_id(login_id)
-    problem = login_id_problem(login_id) or password_problem(password)
+    display_name, furigana, email = (display_name or "").strip(), (furigana or "").strip(), (email or "").strip()
+    problem = (login_id_problem(login_id) or profile_problem(display_name=display_name, furigana=furigana, email=email)
+               or (None if generated else password_problem(
+                   password, passwords.context_of(login_id, (display_name, furigana), email))))
     if problem:
         raise AccountError(problem)
     taken = LoginTaken(f"ログインID「{login_id}」は既に使われています。")
     if login_exists(login_id):
         raise taken
     user = User(
-        login_id=login_id, display_name=display_name.strip(), furigana=(furigana or "").strip() or None,
-        email=(email or "").strip() or None, organization=organization,
-        password_hash=password_hash or hash_password(password), password_changed_at=utcnow(),
-        must_change_password=must_change_password,
+        login_id=login_id, display_name=display_name, furigana=furigana or None, email=email or None,
+        organization=organization, password_hash=password_hash or hash_password(password),
+        password_changed_at=utcnow(), must_change_password=must_change_password,
+        registration_confirmed=registration_confirmed,
     )
     set_roles(user, roles, reviewer_scope=reviewer_scope, actor=actor, record=False)
     try:
@@ -150,36 +165,55 @@ def set_roles(
         audit.record("role.change", actor=actor, subject=user.login_id, detail=detail)
 
 
+def _context(user: User) -> passwords.Context:
+    return passwords.context_of(user.login_id, (user.display_name, user.furigana), user.email)
+
+
 def change_password(user: User, current: str, new: str) -> None:
+    """The person's own change: the current password proves it is them; the new one follows the
+    rules and is not the current one again. Every sign-in of the user ends (the caller signs the
+    browser in again)."""
     if not verify_password(user, current):
         raise AccountError("現在のパスワードが正しくありません。")
     _set_password(user, new)
+    user.must_change_password = False
     audit.record("password.change", actor=user, subject=user.login_id)
 
 
-def reset_password(user: User, new: str, *, actor: User | None) -> None:
-    """An administrator sets a new password; the user must change it at next login."""
-    _set_password(user, new)
+def reset_password(user: User, new: str, *, actor: User | None, generated: bool = False) -> None:
+    """An administrator sets an initial password: it must be changed at the next sign-in and
+    expires after INITIAL_PASSWORD_DAYS; every sign-in of the user ends."""
+    _set_password(user, new, generated=generated)
     user.must_change_password = True
     audit.record("password.reset", actor=actor, subject=user.login_id)
 
 
-def _set_password(user: User, new: str) -> None:
-    problem = password_problem(new)
+def _set_password(user: User, new: str, *, generated: bool = False) -> None:
+    problem = None if generated else password_problem(new, _context(user))
     if problem:
         raise AccountError(problem)
+    if verify_password(user, new):
+        raise AccountError("現在のパスワードと同じです。別のパスワードにしてください。")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    user.must_change_password = False
-    user.session_version += 1
+    sessions.end_all(user)
 
 
 def set_active(user: User, active: bool, *, actor: User | None) -> None:
     if actor is not None and actor.id == user.id and not active:
         raise AccountError("自分自身のアカウントは無効にできません。")
     user.active = active
-    user.session_version += 1
+    sessions.end_all(user)
     audit.record("user.activate" if active else "user.deactivate", actor=actor, subject=user.login_id)
+
+
+def confirm_registration(user: User, *, actor: User) -> bool:
+    """Count a walk-in account from now on (reviewers see it); False when it already was."""
+    if user.registration_confirmed:
+        return False
+    user.registration_confirmed = True
+    audit.record("walkin.confirm", actor=actor, subject=user.login_id)
+    return True
 
 
 def search_users(query: str = "", organization_id: int | None = None, *, limit: int = 100, offset: int = 0) -> list[User]:

@@ -11,8 +11,11 @@ from trainer.models import AuditEvent, User
 ACTION_LABELS = {
     "login.success": "ログイン成功",
     "login.failure": "ログイン失敗",
-    "login.locked": "アカウント一時ロック",
+    "login.locked": "ログインの待ち時間の開始（同じ接続元からの失敗の連続）",
+    "login.expired": "期限切れの初期パスワードでのログイン",
     "logout": "ログアウト",
+    "walkin.confirm": "当日登録の確認",
+    "workshop.registration": "当日登録の受付の開始・終了",
     "password.change": "パスワード変更",
     "password.reset": "パスワード再設定（管理者）",
     "user.create": "利用者作成",

@@ -1,17 +1,15 @@
-"""Login with a per-account lock counted in the database (shared by every process)."""
+"""Sign-in: throttled per account and address (services/throttle.py), audited, and refused for an
+initial password past its validity."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
 
-from trainer.extensions import db
-from trainer.models import AuditEvent, User
 from trainer.dates import utcnow
-from trainer.services import audit
+from trainer.models import User
+from trainer.services import audit, throttle
 from trainer.services.accounts import find_by_login, normalise_login_id, verify_password
 
 
@@ -19,46 +17,39 @@ from trainer.services.accounts import find_by_login, normalise_login_id, verify_
 class LoginResult:
     user: User | None
     locked: bool = False
-    retry_minutes: int = 0
+    retry_seconds: int = 0
+    expired: bool = False
 
 
-def _window() -> timedelta:
-    return timedelta(minutes=current_app.config["LOGIN_FAILURE_WINDOW_MINUTES"])
-
-
-def recent_failures(login_id: str) -> tuple[int, datetime | None]:
-    """Number of failed logins for this ID within the window, and the oldest one's time."""
-    since = utcnow() - _window()
-    stmt = select(func.count(), func.min(AuditEvent.at)).where(
-        AuditEvent.action == "login.failure", AuditEvent.subject == login_id, AuditEvent.at >= since
-    )
-    count, oldest = db.session.execute(stmt).one()
-    return count, oldest
-
-
-def _retry_minutes(oldest: datetime | None) -> int:
-    if oldest is None:
-        return 0
-    if oldest.tzinfo is None:  # aggregate results may bypass the column type
-        oldest = oldest.replace(tzinfo=timezone.utc)
-    remaining = (oldest + _window() - utcnow()).total_seconds()
-    return max(1, math.ceil(remaining / 60))
+def initial_password_expired(user: User) -> bool:
+    """An initial or reset password (one the person must change) is valid INITIAL_PASSWORD_DAYS."""
+    if not user.must_change_password or user.password_changed_at is None:
+        return False
+    days = current_app.config["INITIAL_PASSWORD_DAYS"]
+    return user.password_changed_at + timedelta(days=days) < utcnow()
 
 
 def authenticate(login_id: str, password: str, ip: str | None) -> LoginResult:
-    """Check credentials, record the outcome, and refuse while the account is locked."""
+    """Check credentials unless this address must wait for this account; record the outcome."""
     login_id = normalise_login_id(login_id)[:64]
-    limit = current_app.config["LOGIN_FAILURES_PER_ACCOUNT"]
-    failures, oldest = recent_failures(login_id)
-    if failures >= limit:
-        return LoginResult(None, locked=True, retry_minutes=_retry_minutes(oldest))
+    gate = throttle.reserve(login_id, ip)
+    if not gate.allowed:
+        return LoginResult(None, locked=True, retry_seconds=gate.wait_seconds)
     user = find_by_login(login_id)
     if verify_password(user, password) and user is not None and user.active:
+        throttle.succeeded(login_id, ip)
+        if initial_password_expired(user):
+            audit.record("login.expired", actor=user, subject=login_id, ip=ip)
+            return LoginResult(None, expired=True)
         audit.record("login.success", actor=user, subject=login_id, ip=ip)
         return LoginResult(user)
+    throttle.failed(login_id, ip)
     audit.record("login.failure", subject=login_id, ip=ip)
-    if failures + 1 >= limit:
-        audit.record("login.locked", subject=login_id, ip=ip, detail={"failures": failures + 1})
-        db.session.flush()
-        return LoginResult(None, locked=True, retry_minutes=_retry_minutes(oldest or utcnow()))
+    if gate.failures == current_app.config["LOGIN_FREE_FAILURES_PER_ADDRESS_AND_ACCOUNT"]:
+        audit.record("login.locked", subject=login_id, ip=ip, detail={"failures": gate.failures})
     return LoginResult(None)
+
+
+def wait_text(seconds: int) -> str:
+    """「約N秒」 or 「約N分」 for a wait."""
+    return f"約{seconds}秒" if seconds < 60 else f"約{-(-seconds // 60)}分"

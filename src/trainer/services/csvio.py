@@ -45,13 +45,24 @@ def decode_excel_csv(data: bytes) -> str:
 
 
 def read_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Split CSV text into (header, [(row_number, cells)]), skipping blank rows.
+    """Split CSV text into (header, [(row_number, cells)]), skipping blank rows. Raises
+    CsvDecodeError (a Japanese message) for a file the csv module cannot read (a cell over
+    csv.field_size_limit, 128 KB) or one holding NUL characters.
 
     Row numbers are those a spreadsheet shows: blank rows (``,,,,`` as Excel writes a cleared row)
     are skipped but still counted, so an error points at the row the person sees.
     """
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows = [(number, [cell.strip() for cell in row]) for number, row in enumerate(reader, start=1)]
+    rows = []
+    try:
+        for number, row in enumerate(reader, start=1):
+            if any("\x00" in cell for cell in row):
+                raise CsvDecodeError(f"{number}行目に使えない文字（NUL）が含まれています。表計算ソフトで CSV として保存し直してください。")
+            rows.append((number, [cell.strip() for cell in row]))
+    except csv.Error as exc:
+        limit = csv.field_size_limit() // 1024
+        where = f"{reader.line_num}行目" if reader.line_num else "ファイル"
+        raise CsvDecodeError(f"{where}を CSV として読めません（1つのセルは{limit}KBまで、引用符は閉じてください）。") from exc
     rows = [(n, cells) for n, cells in rows if any(cells)]
     if not rows:
         return [], []

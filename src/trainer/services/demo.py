@@ -48,6 +48,7 @@ def create_demo_accounts() -> list[tuple[str, str, str]]:
         password = accounts.generate_password()
         org = scope if Role.REVIEWER in roles or Role.ADMIN in roles else office
         accounts.create_user(login_id=login_id, display_name=name, furigana=kana, organization=org,
-                             password=password, roles=roles, reviewer_scope=scope if Role.REVIEWER in roles else None)
+                             password=password, roles=roles, reviewer_scope=scope if Role.REVIEWER in roles else None,
+                             generated=True)
         created.append((login_id, password, "・".join(ROLE_LABELS[r] for r in roles)))
     return created

@@ -18,13 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, LiveSession, Module, User, Workshop, WorkshopParticipant
 from trainer.dates import utcnow
-from trainer.services import answering, player, unique
+from trainer.services import answering, player, sessions, unique
 
 ACTIONS = ("goto", "open", "close", "reveal", "end")
 _VERSION = select(LiveSession.version, LiveSession.ended_at).where(
     LiveSession.id == bindparam("sid"),
     select(WorkshopParticipant.id).where(WorkshopParticipant.workshop_id == LiveSession.workshop_id,
-                                         WorkshopParticipant.user_id == bindparam("uid")).exists())
+                                         WorkshopParticipant.user_id == bindparam("uid")).exists(),
+    sessions.usable(bindparam("uid"), bindparam("token_hash"), bindparam("now")))
 
 
 class LiveError(ValueError):
@@ -51,9 +52,12 @@ def session_for_participant(session_id: int, user_id: int) -> LiveSession | None
     return db.session.scalar(stmt)
 
 
-def version_of(session_id: int, user_id: int) -> tuple[int, bool] | None:
-    """(version, ended) — the cheap read participants poll; None unless the user takes part."""
-    row = db.session.connection().execute(_VERSION, {"sid": session_id, "uid": user_id}).first()
+def version_of(session_id: int, user_id: int, token: str) -> tuple[int, bool] | None:
+    """(version, ended) — the cheap read participants poll, one indexed query; None unless the user
+    takes part and ``token`` is a valid sign-in of theirs (not logged out, not expired, the account
+    active and without a pending password change)."""
+    params = {"sid": session_id, "uid": user_id, "token_hash": sessions.token_hash(token), "now": utcnow()}
+    row = db.session.connection().execute(_VERSION, params).first()
     return None if row is None else (row.version, row.ended_at is not None)
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from trainer.extensions import db
 from trainer.models import Organization, OrgKind, Programme, User
-from trainer.services.csvio import RowError, normalise_text, read_rows
+from trainer.services import fields
+from trainer.services.csvio import CsvDecodeError, RowError, normalise_text, read_rows
 
 MUNICIPALITY_COLUMNS = ("団体コード", "都道府県名", "市区町村名", "市区町村名カナ")
 _HEADER_ALIASES = {
@@ -82,7 +83,10 @@ class ImportReport:
 
 def parse_municipalities(text: str) -> tuple[list[MunicipalityRow], list[RowError]]:
     """Parse the standard code-list layout; every problem is reported with its row."""
-    header, body = read_rows(text)
+    try:
+        header, body = read_rows(text)
+    except CsvDecodeError as exc:
+        return [], [RowError(0, "", str(exc))]
     columns = [_HEADER_ALIASES.get("".join(h.split()), h) for h in header]  # the official list breaks lines in headers
     missing = [c for c in MUNICIPALITY_COLUMNS[:3] if c not in columns]
     if missing:
@@ -111,6 +115,9 @@ def _check_municipality(row: MunicipalityRow, seen: dict[str, int]) -> list[RowE
             errors.append(RowError(row.row, "都道府県名", f"団体コード {row.code} の都道府県と一致しません。"))
     if not row.name and not _is_prefecture_row(row.code):
         errors.append(RowError(row.row, "市区町村名", "空欄です。"))
+    for column, attribute, value in (("市区町村名", Organization.name, row.name), ("市区町村名カナ", Organization.kana, row.kana)):
+        if problem := fields.problem(value, attribute, column):
+            errors.append(RowError(row.row, column, problem))
     return errors
 
 

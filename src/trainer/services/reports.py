@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import case, func, select
 
 from trainer.extensions import db
-from trainer.models import Certificate, Module, Organization, Role, User, UserRole
+from trainer.models import Certificate, Module, Organization, User
 from trainer.services import certificates, completion, progress
+from trainer.services.counted import counted_trainee, is_counted
 from trainer.services.review import (
     Catalogue, CourseInfo, Filters, Scope, course_marks, in_window, module_marks, module_records, per_trainee, trainees,
 )
@@ -209,10 +210,9 @@ class TraineeRecord:
 
 
 def trainee(scope: Scope, user_id: int) -> User | None:
-    """A trainee of the scope's organizations (deactivated accounts included), or None."""
+    """A counted trainee (services/counted.py) of the scope's organizations, or None."""
     stmt = (select(User).join(Organization, Organization.id == User.organization_id)
-            .where(User.id == user_id, Organization.jurisdiction_id == scope.id,
-                   exists().where(UserRole.user_id == User.id, UserRole.role == Role.TRAINEE)))
+            .where(User.id == user_id, Organization.jurisdiction_id == scope.id, counted_trainee()))
     return db.session.scalar(stmt)
 
 
@@ -243,7 +243,7 @@ def _certificates(scope: Scope, unit_id: int, filters: Filters):
     org_ids = [i for i in scope.orgs if scope.unit_of[i] == unit_id]
     stmt = (select(Certificate).join(User, User.id == Certificate.user_id)
             .join(Organization, Organization.id == User.organization_id)
-            .where(Organization.jurisdiction_id == scope.id, User.organization_id.in_(org_ids),
+            .where(Organization.jurisdiction_id == scope.id, User.organization_id.in_(org_ids), counted_trainee(),
                    in_window(Certificate.completed_on, start, end))
             .order_by(Certificate.completed_on, Certificate.holder_name, Certificate.id))
     if filters.course_id:
@@ -256,4 +256,4 @@ def certificate_in_scope(scope: Scope, code: str) -> Certificate | None:
     if cert is None:
         return None
     owner = db.session.get(User, cert.user_id)
-    return cert if owner is not None and owner.organization_id in scope.orgs else None
+    return cert if owner is not None and owner.organization_id in scope.orgs and is_counted(owner) else None

@@ -26,13 +26,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.sql import Select
 
 from trainer.extensions import db
-from trainer.models import Attempt, Course, Module, Organization, OrgKind, Role, User, UserRole
+from trainer.models import Attempt, Course, Module, Organization, OrgKind, User
 from trainer.models.org import PROGRAMME_LABELS
 from trainer.services import completion
+from trainer.services.counted import counted_trainee
 
 JST = ZoneInfo("Asia/Tokyo")
 UNSET = "unset"
@@ -186,14 +187,14 @@ def catalogue() -> Catalogue:
 # --- the trainees a report is about ----------------------------------------------------------------
 
 def trainees(scope: Scope, filters: Filters, org_ids: list[int] | None = None) -> Select:
-    """(user_id, org_id) of active trainees the filters select, registered before the period's end."""
+    """(user_id, org_id) of counted trainees (services/counted.py) the filters select, registered
+    before the period's end."""
     ids = scope.org_ids(filters) if org_ids is None else [i for i in org_ids if i in scope.orgs]
     _, end = filters.window()
     stmt = (
         select(User.id.label("user_id"), User.organization_id.label("org_id"))
         .join(Organization, Organization.id == User.organization_id)
-        .where(Organization.jurisdiction_id == scope.id, User.organization_id.in_(ids), User.active.is_(True),
-               exists().where(UserRole.user_id == User.id, UserRole.role == Role.TRAINEE))
+        .where(Organization.jurisdiction_id == scope.id, User.organization_id.in_(ids), counted_trainee())
     )
     if end is not None:
         stmt = stmt.where(User.created_at < end)

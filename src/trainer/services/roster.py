@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from trainer.extensions import db
 from trainer.models import Organization, OrgKind, RosterImport, Role, User
-from trainer.services import audit, unique
+from trainer.services import audit, fields, passwords, unique
 from trainer.services.accounts import (
     PASSWORD_ALPHABET, PASSWORD_LENGTH, create_user, hash_password, login_exists, login_id_problem, normalise_login_id, password_problem,
 )
@@ -53,11 +53,10 @@ def parse_roster(data: bytes) -> RosterPreview:
     """Decode and validate every row; nothing is written."""
     preview = RosterPreview()
     try:
-        text = decode_excel_csv(data)
+        header, body = read_rows(decode_excel_csv(data))
     except CsvDecodeError as exc:
         preview.errors.append(RowError(0, "", str(exc)))
         return preview
-    header, body = read_rows(text)
     missing = [c for c in REQUIRED if c not in header]
     if not header or missing:
         cols = "、".join(missing or REQUIRED)
@@ -96,14 +95,17 @@ def _build_row(number: int, v: dict[str, str], seen: dict[str, int]) -> tuple[Ro
     seen.setdefault(login_id, number)
     if not row.name:
         err("氏名", "空欄です。")
-    elif len(row.name) > 80:
-        err("氏名", "80文字以内にしてください。")
+    for column, attribute, value in (("氏名", User.display_name, row.name), ("ふりがな", User.furigana, row.furigana),
+                                     ("メールアドレス", User.email, row.email)):
+        if problem := fields.problem(value, attribute, column):
+            err(column, problem)
     row.organization = _resolve_org(row, err)
     for word in bad_words:
         err("役割", f"「{word}」は指定できません。「受講者」または「ファシリテーター」を指定してください。")
     if row.email and not EMAIL_RE.match(row.email):
         err("メールアドレス", "メールアドレスの形式ではありません。")
-    if row.password and (problem := password_problem(row.password)):
+    context = passwords.context_of(row.login_id, (row.name, row.furigana), row.email)
+    if row.password and (problem := password_problem(row.password, context)):
         err("初期パスワード", problem)
     return row, errors
 
@@ -117,6 +119,10 @@ def _parse_roles(value: str) -> tuple[tuple[Role, ...], list[str]]:
 def _resolve_org(row: RosterRow, err) -> Organization | None:
     if not row.org_code:
         err("所属コード", "空欄です。")
+        return None
+    if problem := fields.problem(row.org_code, Organization.code, "所属コード") or fields.problem(
+            row.office, Organization.name, "事業所名"):
+        err("所属コード", problem)
         return None
     org = db.session.scalar(select(Organization).where(Organization.code == row.org_code))
     if org is None:
@@ -170,7 +176,7 @@ def apply_roster(preview: RosterPreview, *, actor: User | None, token: str) -> t
         create_user(
             login_id=row.login_id, display_name=row.name, furigana=row.furigana, email=row.email,
             organization=row.organization, password=password, password_hash=hashed, roles=row.roles,
-            actor=actor, must_change_password=True,
+            actor=actor, must_change_password=True, generated=not row.password,
         )
     audit.record("roster.import", actor=actor, detail={"rows": len(preview.rows)})
     db.session.flush()

@@ -3,21 +3,22 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import exists, or_, select
 
 from trainer.extensions import db
 from trainer.models import (
-    Module, Organization, OrgKind, Role, User, UserRole, Workshop, WorkshopFacilitator, WorkshopModule,
-    WorkshopParticipant,
+    Module, Organization, Role, User, UserRole, Workshop, WorkshopFacilitator, WorkshopModule, WorkshopParticipant,
 )
-from trainer.dates import utcnow
-from trainer.services import accounts, audit, orgs, unique
+from trainer.services import accounts, audit, fields, orgs, unique
 
+#: Join codes: 8 characters without look-alikes (0/O, 1/I) — 32**8, about 10**12 codes — shown and
+#: read aloud as two groups of four (ABCD-EFGH). Full-width and hyphenated input is accepted.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 6
+CODE_LENGTH = 8
 
 
 class WorkshopError(ValueError):
@@ -40,6 +41,13 @@ def _logins(text: str) -> list[str]:
     return [accounts.normalise_login_id(x) for x in re.split(r"[\s,、，]+", text or "") if x.strip()]
 
 
+def listing(items: list[str], limit: int = 10) -> str:
+    """Items for a message, at most ``limit`` of them and how many more (a pasted list of thousands
+    stays readable and never overflows the cookie a flashed message travels in)."""
+    shown = "、".join(items[:limit])
+    return f"{shown} ほか{len(items) - limit}件" if len(items) > limit else shown
+
+
 def jurisdiction_of(org: Organization) -> int | None:
     """The jurisdiction (prefecture or designated city) an organization belongs to."""
     return orgs.jurisdiction_for(org)
@@ -60,7 +68,7 @@ def _people(logins: list[str], jurisdiction: int | None, role: Role) -> tuple[li
 
 def _refused(kind: str, logins: list[str], jurisdiction_name: str) -> str:
     """One message whatever the reason, so an invitation never tells whether a login ID exists."""
-    return (f"{kind}として招待できないログインID: {'、'.join(logins)}（{jurisdiction_name}の管内で{kind}として"
+    return (f"{kind}として招待できないログインID（{len(logins)}件）: {listing(logins)}（{jurisdiction_name}の管内で{kind}として"
             "登録されている、利用中のアカウントのログインIDか確かめてください）")
 
 
@@ -72,7 +80,15 @@ def new_join_code() -> str:
 
 
 def normalise_code(value: str) -> str:
-    return "".join(ch for ch in (value or "").upper() if ch.isalnum())[:12]
+    """What a person typed or a QR code carried, as stored: full-width folded (ＡＢ１ -> AB1),
+    upper-case, without hyphens, spaces or anything else outside A-Z and 0-9."""
+    folded = unicodedata.normalize("NFKC", value or "").upper()
+    return "".join(ch for ch in folded if ch.isascii() and ch.isalnum())[:12]
+
+
+def format_code(code: str) -> str:
+    """ABCDEFGH -> ABCD-EFGH (older 6-character codes are shown as they are)."""
+    return f"{code[:4]}-{code[4:]}" if len(code) == CODE_LENGTH else code
 
 
 def create(owner: User, data: WorkshopInput) -> Workshop:
@@ -110,6 +126,8 @@ def _scope_name(jurisdiction: int | None) -> str:
 def _check(data: WorkshopInput) -> None:
     if not data.title.strip():
         raise WorkshopError("研修会の名前を入力してください。")
+    if problem := fields.problem(data.title, Workshop.title, "研修会の名前") or fields.problem(data.venue, Workshop.venue, "会場"):
+        raise WorkshopError(problem)
     if data.ends_at <= data.starts_at:
         raise WorkshopError("終了日時は開始日時より後にしてください。")
     if not data.module_ids:
@@ -144,14 +162,6 @@ def attended_by(user: User) -> list[Workshop]:
     return list(db.session.scalars(stmt))
 
 
-def by_code(code: str) -> Workshop | None:
-    """The workshop of a join code, while the code is valid (until the workshop ends)."""
-    workshop = db.session.scalar(select(Workshop).where(Workshop.join_code == normalise_code(code)))
-    if workshop is None or workshop.ends_at < utcnow():
-        return None
-    return workshop
-
-
 def join(workshop: Workshop, user: User, via: str = "code") -> WorkshopParticipant:
     """Add the user to the workshop once (a second or concurrent join returns the same row)."""
     participant, _ = unique.find_or_create(
@@ -159,47 +169,6 @@ def join(workshop: Workshop, user: User, via: str = "code") -> WorkshopParticipa
             WorkshopParticipant.workshop_id == workshop.id, WorkshopParticipant.user_id == user.id)),
         lambda: WorkshopParticipant(workshop_id=workshop.id, user_id=user.id, via=via))
     return participant
-
-
-def registration_orgs(workshop: Workshop) -> list[Organization]:
-    """Where a walk-in may register: the organizations of the workshop's jurisdiction."""
-    scope = jurisdiction_of(db.session.get(Organization, workshop.organization_id))
-    stmt = (select(Organization).where(Organization.jurisdiction_id == scope, Organization.active.is_(True))
-            .where(Organization.kind.in_([OrgKind.PREFECTURE, OrgKind.DESIGNATED_CITY, OrgKind.MUNICIPALITY, OrgKind.OFFICE]))
-            .order_by(Organization.code, Organization.name))
-    return list(db.session.scalars(stmt))
-
-
-def register_walk_in(workshop: Workshop, *, login_id: str, name: str, furigana: str, org_id: int,
-                     password: str) -> User:
-    """Create a trainee account at the venue and add it to the workshop."""
-    org = next((o for o in registration_orgs(workshop) if o.id == org_id), None)
-    if org is None:
-        raise WorkshopError("所属を一覧から選んでください。")
-    try:
-        user = accounts.create_user(login_id=login_id, display_name=name, furigana=furigana, organization=org,
-                                    password=password, roles=[Role.TRAINEE])
-    except accounts.LoginTaken:
-        if (same := _registered_just_now(workshop, login_id, password)) is not None:
-            return same  # the second request of a double click: the same registration
-        raise
-    join(workshop, user, via="register")
-    return user
-
-
-#: How long a repeated registration form (a double click, a resent form) counts as the same one.
-REPEAT_WINDOW = timedelta(minutes=10)
-
-
-def _registered_just_now(workshop: Workshop, login_id: str, password: str) -> User | None:
-    """The account this same form created moments ago at this workshop (same ID and password)."""
-    user = accounts.find_by_login(login_id)
-    if user is None or user.created_at < utcnow() - REPEAT_WINDOW:
-        return None
-    joined = db.session.scalar(select(WorkshopParticipant.id).where(
-        WorkshopParticipant.workshop_id == workshop.id, WorkshopParticipant.user_id == user.id,
-        WorkshopParticipant.via == "register"))
-    return user if joined is not None and accounts.verify_password(user, password) else None
 
 
 def facilitator_names(workshop: Workshop) -> list[str]:
