@@ -176,6 +176,9 @@ def register_errors(app: Flask) -> None:
         if code == 500:
             db.session.rollback()
         title, detail = messages.get(code, messages[500])
+        limit = getattr(error, "limit", None)  # a rate limit with its own (Japanese) message
+        if code == 429 and limit is not None and isinstance(limit.error_message, str):
+            detail = limit.error_message
         return render_template("error.html", code=code, title=title, detail=detail), code
 
     for code in messages:
