@@ -33,6 +33,17 @@ def epoch_seconds() -> int:
     return int(utcnow().timestamp())
 
 
+#: The days a person may type in a form or a filter: far enough either way for any real record, and
+#: clear of datetime's own limits (9999-12-31 + 1 day, or 0001-01-01 in Japan converted to UTC, overflow).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+DAY_RANGE_TEXT = f"{FIRST_DAY.isoformat()}から{LAST_DAY.isoformat()}まで"
+
+
+def day_in_range(day: date) -> bool:
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 def jst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """Format a UTC time in Asia/Tokyo ("" for None)."""
     if value is None:

@@ -10,12 +10,13 @@ from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from trainer.dates import epoch_seconds, jst, utcnow
 from trainer.extensions import csrf, db, limiter, login_manager, migrate
 from trainer.auth.signin import TOKEN_KEY
 from trainer.models import User, UserSession
-from trainer.services import sessions
+from trainer.services import fields, sessions
 from trainer.models.org import ORG_KIND_LABELS, PROGRAMME_LABELS
 from trainer.models.user import ROLE_LABELS
 
@@ -80,10 +81,34 @@ def _load_user(identity: str) -> User | None:
     return db.session.scalars(_USER_WITH_ROLES, params).unique().first()
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` paths hold what an INTEGER column can: a larger number is 404, not a 500."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=fields.INT_MAX if max is None else max,
+                         signed=signed)
+
+
 def register_security(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    app.url_map.converters["int"] = BoundedInt  # before the blueprints add their routes
+
+    @app.before_request
+    def _refuse_nul():
+        """NUL never belongs in anything typed (PostgreSQL refuses it in text): one clear answer here,
+        for every path, query and form value, instead of a 500 wherever it reaches the database."""
+        values = [request.path, *(v for _, vs in request.args.lists() for v in vs)]
+        if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [v for _, vs in request.form.lists() for v in vs]
+        if any("\x00" in v for v in values) or any("\x00" in k for k in (*request.args, *request.form)):
+            title = "入力に使えない文字が含まれています"
+            detail = "制御文字（NUL）は入力できません。入力内容を確かめて、もう一度お試しください。"
+            return render_template("error.html", code=400, title=title, detail=detail), 400
+        return None
 
     @app.before_request
     def _idle_timeout() -> None:
@@ -113,6 +138,8 @@ def register_security(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if app.config["HSTS_SECONDS"]:
+            response.headers["Strict-Transport-Security"] = f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains"
         if session.get("_user_id"):  # signed in (read from the cookie: no user query on every response)
             response.headers.setdefault("Cache-Control", "no-store")
         return response

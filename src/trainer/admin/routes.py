@@ -20,7 +20,7 @@ from trainer.extensions import db
 from trainer.models import Case, Organization, OrgKind, Point, Programme, Role, User
 from trainer.services import accounts, audit, opinions, orgs, roster
 from trainer.services.csvio import CsvDecodeError, decode_excel_csv, write_csv
-from trainer.dates import JST, jst, utcnow
+from trainer.dates import DAY_RANGE_TEXT, JST, day_in_range, jst, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -270,22 +270,30 @@ def _roster_done(record, token: str):
 
 # --- audit log -----------------------------------------------------------------------------
 
-def _parse_day(value: str | None):
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=JST) if value else None
-    except ValueError:
+def _parse_day(value: str | None, label: str, errors: list[str]):
+    if not value:
         return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=JST)
+    except ValueError:
+        errors.append(f"{label}は 2025-04-01 のように、年-月-日で入力してください。")
+        return None
+    if not day_in_range(day.date()):
+        errors.append(f"{label}は{DAY_RANGE_TEXT}の日付で入力してください。")
+        return None
+    return day
 
 
 @bp.get("/audit")
 def audit_log():
-    args = request.args
-    since, until = _parse_day(args.get("since")), _parse_day(args.get("until"))
+    args, errors = request.args, []
+    since, until = _parse_day(args.get("since"), "開始日", errors), _parse_day(args.get("until"), "終了日", errors)
     events = audit.search(
         action=args.get("action") or None, actor=args.get("actor") or None, subject=args.get("subject") or None,
         since=since, until=until + timedelta(days=1) if until else None,
     )
-    return render_template("admin/audit.html", events=events, labels=audit.ACTION_LABELS, args=args)
+    return render_template("admin/audit.html", events=events, labels=audit.ACTION_LABELS, args=args, errors=errors), \
+        (400 if errors else 200)
 
 
 # --- opinions on the handbook --------------------------------------------------------------

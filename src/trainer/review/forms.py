@@ -10,6 +10,7 @@ from datetime import date
 
 from werkzeug.datastructures import MultiDict
 
+from trainer.dates import DAY_RANGE_TEXT, day_in_range
 from trainer.services.figures import sort_keys
 from trainer.services.review import PROGRAMME_CHOICES, Catalogue, Filters, Scope
 
@@ -32,10 +33,14 @@ def _day(value: str | None, label: str, errors: list[str]) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         errors.append(f"{label}は 2025-04-01 のように、年-月-日で入力してください。")
         return None
+    if not day_in_range(day):
+        errors.append(f"{label}は{DAY_RANGE_TEXT}の日付で入力してください。")
+        return None
+    return day
 
 
 def _org_id(value: str | None, allowed: set[int]) -> int | None:
