@@ -17,8 +17,9 @@ from trainer.admin.forms import (
     RosterUploadForm, UserCreateForm,
 )
 from trainer.extensions import db
+from trainer.navigation import leaves_a_trace
 from trainer.models import Case, Organization, OrgKind, Point, Programme, Role, User
-from trainer.services import accounts, audit, opinions, orgs, roster
+from trainer.services import accounts, audit, fields, opinions, orgs, roster
 from trainer.services.csvio import CsvDecodeError, decode_excel_csv, write_csv
 from trainer.dates import DAY_RANGE_TEXT, JST, day_in_range, jst, utcnow
 
@@ -298,17 +299,26 @@ def audit_log():
 
 # --- opinions on the handbook --------------------------------------------------------------
 
+OPINIONS_PER_PAGE = 50
+
+
 @bp.get("/opinions")
 def opinions_list():
     case_id, point_id = request.args.get("case") or None, request.args.get("point") or None
-    rows = opinions.listing(case_id=case_id, point_id=point_id)
+    total = opinions.count(case_id=case_id, point_id=point_id)
+    pages = max(1, -(-total // OPINIONS_PER_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=fields.int_arg)), pages)
+    rows = opinions.listing(case_id=case_id, point_id=point_id, limit=OPINIONS_PER_PAGE,
+                            offset=(page - 1) * OPINIONS_PER_PAGE)
     return render_template(
-        "admin/opinions.html", rows=rows, case_id=case_id, point_id=point_id,
+        "admin/opinions.html", rows=rows, case_id=case_id, point_id=point_id, page=page, pages=pages, total=total,
+        per_page=OPINIONS_PER_PAGE,
         cases=db.session.scalars(select(Case).order_by(Case.id)).all(),
         points=db.session.scalars(select(Point).order_by(Point.sort)).all())
 
 
 @bp.get("/opinions.csv")
+@leaves_a_trace
 def opinions_csv():
     audit.record("opinions.export", actor=current_user, ip=request.remote_addr)
     db.session.commit()

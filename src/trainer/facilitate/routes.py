@@ -13,6 +13,7 @@ from wtforms import SelectChoice
 
 from trainer import policies
 from trainer.extensions import db
+from trainer.navigation import leaves_a_trace
 from trainer.facilitate.forms import InviteForm, WorkshopForm
 from trainer.learn.forms import ActionForm
 from trainer.models import LiveSession, Module, Role, Workshop
@@ -266,6 +267,7 @@ def cohort_dashboard():
 
 
 @bp.get("/workshops/<int:workshop_id>/record.<kind>")
+@leaves_a_trace
 def export(workshop_id: int, kind: str):
     ws = _workshop(workshop_id)
     encoding = request.args.get("encoding", "utf-8")

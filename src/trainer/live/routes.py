@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from trainer import policies
 from trainer.extensions import db
+from trainer.navigation import leaves_a_trace
 from trainer.learn.forms import raw_response
 from trainer.live import panel as panels
 from trainer.models import LiveSession, Role, Workshop
@@ -43,6 +44,7 @@ def _session(session_id: int) -> LiveSession:
 
 
 @bp.get("/<int:session_id>")
+@leaves_a_trace
 def view(session_id: int):
     session = _session(session_id)
     attempt_id = live.participant_attempt(session, current_user).id
@@ -64,6 +66,7 @@ def state(session_id: int):
 
 
 @bp.get("/<int:session_id>/panel")
+@leaves_a_trace
 def panel(session_id: int):
     session = _session(session_id)
     attempt_id = live.participant_attempt(session, current_user).id

@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from trainer import policies
 from trainer.extensions import db
+from trainer.navigation import leaves_a_trace
 from trainer.models import Role
 from trainer.review.forms import OutOfScope, ParsedFilters, describe, org_choices, parse_filters
 from trainer.dates import utcnow
@@ -74,6 +75,7 @@ def home():
 
 
 @bp.get("/municipalities/<int:unit_id>")
+@leaves_a_trace
 def municipality(unit_id: int):
     scope, cat = _scope(), review.catalogue()
     unit = _unit(scope, unit_id)
@@ -92,6 +94,7 @@ def municipality(unit_id: int):
 
 
 @bp.get("/trainees/<int:user_id>")
+@leaves_a_trace
 def trainee(user_id: int):
     scope, cat = _scope(), review.catalogue()
     user = reports.trainee(scope, user_id)
@@ -140,6 +143,7 @@ def _tables(kind: str, scope: review.Scope, cat: review.Catalogue, filters: revi
 
 
 @bp.get("/exports/<any(summary, modules, records, courses, mastery):kind>.<any(csv, xlsx):fmt>")
+@leaves_a_trace
 def export(kind: str, fmt: str):
     scope, cat = _scope(), review.catalogue()
     parsed = _filters(scope, cat)
@@ -162,6 +166,7 @@ def export(kind: str, fmt: str):
 
 
 @bp.get("/municipalities/<int:unit_id>/certificates.zip")
+@leaves_a_trace
 def certificates_zip(unit_id: int):
     scope, cat = _scope(), review.catalogue()
     unit = _unit(scope, unit_id)
@@ -185,6 +190,7 @@ def certificates_zip(unit_id: int):
 
 
 @bp.get("/certificates/<code>.pdf")
+@leaves_a_trace
 def certificate_pdf(code: str):
     scope, cat = _scope(), review.catalogue()
     cert = reports.certificate_in_scope(scope, code)

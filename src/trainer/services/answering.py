@@ -8,14 +8,15 @@ outlines and question versions are immutable once imported and come from player'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trainer.extensions import db
-from trainer.models import Answer, Attempt, Module, Question
+from trainer.models import Answer, Attempt, Module, Question, QuestionVersion
 from trainer.dates import utcnow
 from trainer.services import grading, player
 
@@ -73,6 +74,19 @@ def page_version(attempt: AttemptRow, index: int, version_id: int | None,
     return player.version_data(shape.question_ids[index], version_id), shape.total
 
 
+_REFLECTIONS = (select(func.count()).select_from(Answer).join(QuestionVersion, QuestionVersion.id == Answer.version_id)
+                .where(Answer.user_id == bindparam("uid"), Answer.created_at >= bindparam("since"),
+                       QuestionVersion.type == "reflection"))
+
+
+def check_reflection_limit(user_id: int) -> None:
+    """Free text is what floods a wall or a record: at most REFLECTIONS_PER_HOUR per trainee."""
+    per_hour = current_app.config["REFLECTIONS_PER_HOUR"]
+    recent = db.session.connection().execute(_REFLECTIONS, {"uid": user_id, "since": utcnow() - timedelta(hours=1)}).scalar()
+    if recent >= per_hour:
+        raise grading.ResponseError(f"振り返りは1時間に{per_hour}件まで書けます。しばらく時間をおいてから書いてください。")
+
+
 def store(attempt_id: int, user_id: int, version: player.VersionData, response: dict[str, Any],
           result: grading.Grade, token: str, now: datetime) -> bool:
     """Insert the answer once (unique attempt + question); True when it is new."""
@@ -89,6 +103,8 @@ def answer(attempt: AttemptRow, index: int, version: player.VersionData, total: 
            raw: dict[str, Any], token: str) -> bool:
     """Store the answer once; returns True when it was new. Raises grading.ResponseError."""
     response = grading.validate(version.type, version.data, raw)
+    if version.type == "reflection":
+        check_reflection_limit(attempt.user_id)
     result = grading.grade(version.type, version.data, response)
     now = utcnow()
     if not store(attempt.id, attempt.user_id, version, response, result, token, now):
@@ -111,6 +127,8 @@ def submit(attempt: Attempt, question: Question, raw: dict[str, Any], token: str
     """The same, for callers holding ORM objects (services, tests). Returns (answer, created)."""
     version = player.version_data(question.id, version_id)
     response = grading.validate(version.type, version.data, raw)
+    if version.type == "reflection":
+        check_reflection_limit(attempt.user_id)
     result = grading.grade(version.type, version.data, response)
     now = utcnow()
     created = store(attempt.id, attempt.user_id, version, response, result, token, now)
