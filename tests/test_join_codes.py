@@ -104,7 +104,7 @@ def test_a_code_works_only_on_the_workshop_days(app, setup):
 
 def test_a_long_workshop_code_is_capped(app, setup):
     fac, _ = setup
-    days = app.config.get("JOIN_CODE_MAX_DAYS", 3)
+    days = app.config["JOIN_CODE_MAX_DAYS"]
     _, code = _workshop(app, fac, days=30)
     client = app.test_client()
     assert client.get(f"/join/{code}").status_code == 200

@@ -86,6 +86,7 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LOGIN_MAX_DELAY_SECONDS": int(_env("LOGIN_MAX_DELAY_SECONDS", "900")),
         "INITIAL_PASSWORD_DAYS": int(_env("INITIAL_PASSWORD_DAYS", "14")),
         "JOIN_CODE_FAILURES_PER_ADDRESS": _env("JOIN_CODE_FAILURES_PER_ADDRESS", "30 per 15 minutes"),
+        "JOIN_CODE_MAX_DAYS": int(_env("JOIN_CODE_MAX_DAYS", "3")),
         "OPINIONS_PER_HOUR": int(_env("OPINIONS_PER_HOUR", "20")),
         "REFLECTIONS_PER_HOUR": int(_env("REFLECTIONS_PER_HOUR", "120")),
         "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),

@@ -33,7 +33,7 @@ def code_window(workshop: Workshop) -> tuple[datetime, datetime]:
     """[opens, closes): from 00:00 in Japan on the first day to the end, JOIN_CODE_MAX_DAYS at most."""
     first_day = workshop.starts_at.astimezone(JST).date()
     opens = datetime.combine(first_day, time(), JST)
-    days = current_app.config.get("JOIN_CODE_MAX_DAYS", 3)
+    days = current_app.config["JOIN_CODE_MAX_DAYS"]
     return opens, min(workshop.ends_at, opens + timedelta(days=days))
 
 
