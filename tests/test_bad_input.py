@@ -267,7 +267,7 @@ def test_thousands_of_unknown_ids_do_not_overflow_the_cookie(app, world):
     cookie = facilitator.get_cookie("session")
     assert cookie is not None and len(cookie.value) < 3000
     page = facilitator.get(f"/facilitate/workshops/{world['ids']['workshop_id']}").get_data(as_text=True)
-    assert "見つからないログインID（1500件）" in page and "ほか1490件" in page
+    assert "招待できないログインID: nobody-00000、" in page and "ほか1490件" in page
 
 
 # --- files and the CLI (these tests start from an empty database: they come after the world's) ------

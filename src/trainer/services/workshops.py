@@ -68,7 +68,7 @@ def _people(logins: list[str], jurisdiction: int | None, role: Role) -> tuple[li
 
 def _refused(kind: str, logins: list[str], jurisdiction_name: str) -> str:
     """One message whatever the reason, so an invitation never tells whether a login ID exists."""
-    return (f"{kind}として招待できないログインID（{len(logins)}件）: {listing(logins)}（{jurisdiction_name}の管内で{kind}として"
+    return (f"{kind}として招待できないログインID: {listing(logins)}（{jurisdiction_name}の管内で{kind}として"
             "登録されている、利用中のアカウントのログインIDか確かめてください）")
 
 
