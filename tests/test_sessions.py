@@ -13,7 +13,7 @@ from tests.conftest import PASSWORD
 from tests.test_workshops import _client, _create, people  # noqa: F401 (fixture)
 from trainer.dates import utcnow
 from trainer.extensions import db
-from trainer.models import Role, User, UserSession
+from trainer.models import Role, User
 from trainer.services import accounts
 
 COOKIE = "session"
@@ -94,6 +94,8 @@ def test_the_idle_timeout_still_applies(app, trainee_client):
 
 def test_signing_in_replaces_what_the_cookie_held(app, trainee_client, make_user):
     """A new sign-in never continues an earlier one (no fixation): the old token is dropped."""
+    from trainer.models import UserSession
+
     _, client = trainee_client
     before = client.get_cookie(COOKIE).value
     client.post("/auth/logout")
@@ -106,6 +108,8 @@ def test_signing_in_replaces_what_the_cookie_held(app, trainee_client, make_user
 
 
 def test_old_sign_in_records_are_removed_at_the_next_sign_in(app, trainee_client):
+    from trainer.models import UserSession
+
     _, client = trainee_client
     client.post("/auth/logout")
     with time_machine.travel(utcnow() + timedelta(days=2), tick=False):

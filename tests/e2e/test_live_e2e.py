@@ -58,13 +58,12 @@ def test_live_question_end_to_end(browser, e2e_app, live_server, screenshot, mid
     _login(p1, live_server, "demo-trainee")                       # invited
     _login(p2, live_server, "e2e-live-2")                         # joins with the code
     p2.goto(f"{live_server}/join")
-    p2.get_by_label("参加コード（6文字）").fill(code.lower())
+    p2.get_by_label("参加コード（8文字、例: ABCD-EFGH）").fill(code.lower())  # shown as ABCD-EFGH; typed in lower case
     p2.get_by_role("button", name="次へ").click()
     p2.get_by_role("button", name="この研修会に参加する").click()
     p3.goto(f"{live_server}/join/{code}")                          # registers at the venue
     p3.get_by_label("氏名").fill("来場 三子")
     p3.get_by_label("所属").select_option(label="神奈川県 横須賀市")
-    p3.get_by_label("ログインID（半角英数字3文字以上）").fill("walkin-e2e")
     p3.get_by_label("パスワード（10文字以上）").fill("walk-in-pass-9")
     p3.get_by_label("パスワード（確認）").fill("walk-in-pass-9")
     p3.get_by_role("button", name="登録して参加する").click()
