@@ -42,10 +42,6 @@ def problem(value: str | None, column, label: str, *, multiline: bool = False) -
     return None
 
 
-def has_nul(value: str | None) -> bool:
-    return bool(value) and "\x00" in value
-
-
 def int_arg(value: str) -> int:
     """``type=`` for request.args.get: an integer an INTEGER column can hold (ValueError otherwise,
     which makes werkzeug return the default)."""

@@ -140,11 +140,6 @@ def failed(login_id: str, ip: str | None) -> None:
 
 
 def failures(key: str) -> int:
-    """The recorded failure count of one key (for the administrator's view and for tests)."""
+    """The recorded failure count of one key, 0 once it aged out (tests and diagnostics)."""
     row = db.session.execute(select(_T).where(_T.c.key == key)).first()
     return _recent(row, utcnow())
-
-
-def clear_account(login_id: str) -> None:
-    """Forget every failure recorded for an account (an administrator resets its password)."""
-    db.session.execute(delete(_T).where((_T.c.key == f"a:{login_id}") | _T.c.key.startswith(f"p:{login_id} ", autoescape=True)))
