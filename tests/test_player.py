@@ -274,3 +274,19 @@ def test_honesty_note_is_shown_wherever_points_are_listed(app, client, trainee, 
     assert note
     for path in ("/learn/progress", "/learn/points/P01", "/learn/modules/m-case-01"):
         assert note in client.get(path).get_data(as_text=True), path
+
+
+def test_a_repeated_answer_is_reported_as_not_new(app, client, trainee):
+    """The answer path tells a new answer from a resent one on both databases (psycopg 3 gives no
+    rowcount for INSERT .. ON CONFLICT DO NOTHING, so it must not be read)."""
+    from trainer.services import answering
+
+    attempt_id, index = _start(client)
+    _, _, qtype, data = _page(app, attempt_id, index)
+    with app.app_context():
+        row = answering.load_attempt(attempt_id, trainee.id)
+        version, total = answering.page_version(row, index, None)
+        raw = {"ratings": {p: 3 for p in data["points"]}} if qtype == "self_rating" else best_answer(qtype, data)
+        assert answering.answer(row, index, version, total, raw, "first") is True
+        assert answering.answer(row, index, version, total, raw, "again") is False
+        db.session.commit()

@@ -25,8 +25,10 @@ _ATTEMPT = (
            Attempt.seconds_spent, Module.id.label("module_id"), Module.content_hash, Module.retired_at)
     .join(Module, Module.id == Attempt.module_id).where(Attempt.id == bindparam("attempt_id"))
 )
+# RETURNING tells whether a row was inserted: psycopg 3 reports rowcount -1 for this statement.
 _INSERT = {
     name: dialect.insert(Answer).on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
+    .returning(Answer.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _TOUCH = (update(Attempt).where(Attempt.id == bindparam("b_id"))
@@ -95,8 +97,8 @@ def store(attempt_id: int, user_id: int, version: player.VersionData, response: 
         "attempt_id": attempt_id, "user_id": user_id, "question_id": version.question_id,
         "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
         "rating": result.rating, "hidden": False, "created_at": now,
-    }).rowcount
-    return bool(inserted)
+    }).first()
+    return inserted is not None
 
 
 def answer(attempt: AttemptRow, index: int, version: player.VersionData, total: int,
