@@ -186,11 +186,19 @@ def _load_or_fail(root: Path):
 @content_group.command("check")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def content_check(path: Path | None) -> None:
-    """Validate every content file; print file:line problems or the coverage table."""
+    """Validate every content file, then the editorial rules; fail on any problem."""
     from trainer.content.coverage import coverage, format_table
+    from trainer.content.rules import editorial_problems
 
-    content = _load_or_fail(_content_root(path))
+    root = _content_root(path)
+    content = _load_or_fail(root)
     click.echo(format_table(coverage(content), content))
+    problems = [str(problem) for problem in editorial_problems(content, root)]
+    for line in problems:
+        click.echo(line, err=True)
+    if problems:
+        click.echo(f"{len(problems)} 件の問題があります。", err=True)
+        raise SystemExit(1)
     click.echo("問題は見つかりませんでした。")
 
 
