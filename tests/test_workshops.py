@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
+from trainer.dates import JST
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, LiveSession, Module, Role, User, Workshop, WorkshopParticipant
 from trainer.models.types import utcnow
@@ -31,7 +32,8 @@ def _client(app, login_id):
 
 
 def _create(fac_client, **extra) -> int:
-    data = {"title": "ひきこもり支援研修会", "day": "2026-11-27", "start": "00:00", "end": "23:59", "venue": "市役所 会議室",
+    tomorrow = (utcnow().astimezone(JST) + timedelta(days=1)).date().isoformat()  # the join code is valid until the end
+    data = {"title": "ひきこもり支援研修会", "day": tomorrow, "start": "00:00", "end": "23:59", "venue": "市役所 会議室",
             "modules": ["m-case-01", "m-values"], **extra}
     response = fac_client.post("/facilitate/workshops/new", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)[:400]
