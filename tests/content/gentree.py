@@ -93,7 +93,8 @@ def _question_lines(rng: random.Random, number: int, kind: str, plant: str | Non
     lines = [f"      - id: gen-q{number}", f"        type: {kind}", f"        points: [{point}]",
              f"        prompt: 問{number}。どうしますか。", "        choices:"]
     for letter, rating in zip("abcde", ratings, strict=False):
-        lines += [f"          - id: {letter}", f"            text: {option_text(rng, list(WORDS), rating == 'best', plant)}",
+        text = option_text(rng, list(WORDS), rating == "best", plant)
+        lines += [f"          - id: {letter}", f"            text: {text}",
                   f"            rating: {rating}", f"            feedback: 理由を説明します（{point}）。"]
     return lines
 

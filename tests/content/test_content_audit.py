@@ -262,3 +262,17 @@ def test_stats_json_includes_the_audit(gen, cli):
     assert data["counts"]["scored_questions"] == SINGLES + MULTIPLES
     assert data["audit"]["tokens"][0]["token"] == "寄"
     assert data["audit"]["failures"]
+
+
+def test_text_report_has_every_section(gen):
+    from trainer.content.auditreport import format_report
+
+    text = format_report(audit(gen("longest").content(), Path("content")))
+    lines = text.splitlines()
+    assert "  最長の選択肢を選ぶ: 100.0%  ← 上限超え" in lines
+    assert "  単一選択: 1位 150 個（100.0%）" in lines
+    assert "  「丁寧」 100.0%（最適に含む 150 問、ほかの選択肢に含む 0 問）" in lines
+    assert "  単一選択 4 択 最適 1・許容 1・要注意 2: 150 問" in lines
+    assert "  複数選択の最適の数: 2 個 10 問" in lines
+    assert "  m-gen-1          32    25.0%   100.0%     0.0%     0.0%    25.0%    25.0%    25.0%   100.0%" in lines
+    assert lines[-1].startswith("  content/quizzes/") and "手がかり 3: 最長の選択肢、語句「丁寧」、分類器（差 +" in lines[-1]

@@ -8,6 +8,7 @@ checking their own module (``trainer content audit --module m-case-01``).
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from trainer.content.audit import RULES, exceeds, percent
@@ -113,15 +114,23 @@ def _structure_lines(structure: dict[str, Any]) -> list[str]:
 
 
 def _module_table(report: dict[str, Any]) -> list[str]:
-    """One line per module: single questions, chance, each rule, the classifier."""
-    head = "  ".join(f"{_SHORT[key]:>5}" for key in RULES)
-    lines = ["■ モジュールごと（単一選択の正答率。問題が少ないモジュールの数字はぶれやすい）",
-             f"  {'モジュール':<12} 単一  偶然  {head}  分類器"]
+    """One line per module: single questions, chance, each rule, the classifier (aligned for a terminal)."""
+    labels = ["単一", "偶然", *(_SHORT[key] for key in RULES), "分類器"]
+    head = "  " + _pad("モジュール", 14, left=True) + " " + " ".join(_pad(label, 4 if n == 0 else 8)
+                                                                    for n, label in enumerate(labels))
+    lines = ["■ モジュールごと（単一選択の正答率。問題が少ないモジュールの数字はぶれやすい）", head]
     for module in report["modules"]:
-        cells = "  ".join(f"{percent(module['rules'][key]):>6}" for key in RULES)
-        lines.append(f"  {module['id']:<14} {module['single']:>3} {percent(module['chance']):>6} {cells} "
-                     f"{percent(module['classifier']):>6}")
+        figures = [module["chance"], *(module["rules"][key] for key in RULES), module["classifier"]]
+        cells = " ".join(f"{percent(value):>8}" for value in figures)
+        lines.append(f"  {module['id']:<14} {module['single']:>4} {cells}")
     return lines
+
+
+def _pad(text: str, width: int, left: bool = False) -> str:
+    """``text`` padded to ``width`` terminal columns (East Asian wide characters take two)."""
+    columns = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    fill = " " * max(width - columns, 0)
+    return text + fill if left else fill + text
 
 
 def _where(q: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MOTIVE_PATTERNS", "AuditedQuestion", "Option", "credit", "has_motive", "length_ranks", "motive_markers", "normalize",
+__all__ = ["MOTIVE_PATTERNS", "AuditedQuestion", "Option", "credit", "length_ranks", "motive_markers", "normalize",
            "sentence_count", "tokens"]
 
 # name -> regex (on NFKC text). Each needs a verb/adjective ending or の before the marker, so
@@ -70,12 +70,7 @@ def sentence_count(text: str) -> int:
             count, pending = count + pending, False
         else:
             pending = True
-    return count + (1 if pending else 0)
-
-
-def has_motive(text: str) -> bool:
-    """True when the option states a motive clause (any of ``MOTIVE_PATTERNS``)."""
-    return bool(motive_markers(text))
+    return count + pending
 
 
 def motive_markers(text: str) -> list[str]:
