@@ -136,7 +136,26 @@ def test_classifier_learns_a_planted_ngram_from_other_modules():
 def test_classifier_on_a_balanced_tree_is_near_chance(gen):
     report = audit(gen().content())
     assert report["classifier"]["accuracy"] < CLASSIFIER_ACCURACY_LIMIT
-    assert all(rule["accuracy"] == 0.25 for rule in report["rules"])
+    assert report["second_classifier"]["accuracy"] < CLASSIFIER_ACCURACY_LIMIT
+    surface = [r for r in report["rules"] if not r["key"].startswith("classifier-rank-")]
+    assert surface and all(rule["accuracy"] == 0.25 for rule in surface)
+    ranked = [r for r in report["rules"] if r["key"].startswith("classifier-rank-")]
+    assert len(ranked) == 3 and all(r["accuracy"] < RULE_ACCURACY_LIMIT for r in ranked)
+
+
+def test_a_best_always_ranked_second_by_the_classifier_is_a_cue():
+    """Wording tuned until the classifier never picks the best can leave it always second."""
+    from trainer.content.cueclassifier import ClassifierResult, QuestionVerdict, rank_rule_accuracy
+    from trainer.content.cues import AuditedQuestion, Option
+
+    questions, result = [], ClassifierResult(accuracy=0.0)
+    for n in range(8):
+        options = tuple(Option.of(f"選択肢{i}を選ぶ。", "best" if i == 1 else "caution") for i in range(4))
+        question = AuditedQuestion("m", "x.yaml", n + 1, f"q{n}", "single", options)
+        questions.append(question)
+        result.verdicts[("m", question.id)] = QuestionVerdict(0.0, -1.0, 0, (3.0, 2.0, 1.0, 0.0))
+    assert rank_rule_accuracy(result, questions, 2) == 1.0
+    assert rank_rule_accuracy(result, questions, 3) == 0.0
 
 
 # --- planted cues fail, a balanced tree passes ---------------------------------------------------
@@ -158,8 +177,8 @@ def test_planted_cue_fails_the_audit(gen, plant, message):
     assert any(message in failure for failure in report["failures"]), report["failures"]
     limit = CLASSIFIER_ACCURACY_LIMIT if plant == "suffix" else RULE_ACCURACY_LIMIT
     assert f"上限 {limit * 100:.1f}%、偶然の水準 25.0%" in next(f for f in report["failures"] if message in f)
-    if plant == "suffix":
-        assert len(report["failures"]) == 1
+    if plant == "suffix":  # only the classifiers see it (both of them may)
+        assert report["failures"] and all("分類器" in f for f in report["failures"])
 
 
 @pytest.mark.parametrize(("plant", "message"), PLANTED)

@@ -27,7 +27,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from trainer.content.cueclassifier import ClassifierResult, leave_one_module_out
+from trainer.content.cueclassifier import (
+    ClassifierResult, alternative_features, leave_one_module_out, rank_rule_accuracy,
+)
 from trainer.content.cues import AuditedQuestion, Option, credit, length_ranks
 from trainer.content.schema import Content
 
@@ -173,8 +175,11 @@ def audit(content: Content, root: Path | None = None) -> dict[str, Any]:
     questions = audited_questions(content, root)
     singles = [q for q in questions if q.type == "single"]
     classifier = leave_one_module_out(questions)
+    second = leave_one_module_out(questions, alternative_features)
     rules = [{"key": key, "label": label, "accuracy": rule_accuracy(singles, scorer)}
              for key, (label, scorer) in RULES.items()]
+    rules += [{"key": f"classifier-rank-{k}", "label": f"分類器が{k}番目に最適らしいとする選択肢",
+               "accuracy": rank_rule_accuracy(classifier, singles, k)} for k in (2, 3, 4)]
     tokens = token_rules(singles)
     chance = _mean([q.chance for q in singles])
     details = _question_details(singles, rules, tokens, classifier, chance)
@@ -191,6 +196,7 @@ def audit(content: Content, root: Path | None = None) -> dict[str, Any]:
         "rules": rules,
         "tokens": tokens,
         "classifier": {"accuracy": classifier.accuracy, "per_module": classifier.per_module},
+        "second_classifier": {"accuracy": second.accuracy, "per_module": second.per_module},
         "structure": structure(questions),
         "modules": _modules(content, questions, classifier, details),
         "worst": _worst(details),
@@ -208,13 +214,20 @@ def _question_details(singles: Sequence[AuditedQuestion], rules: list[dict[str, 
     (together, as one cue) and the classifier.
     """
     floor = (chance or 0.0) + CUE_MARGIN - 1e-9
-    working = [(r["label"], RULES[r["key"]][1]) for r in rules if (r["accuracy"] or 0.0) >= floor]
+    working = [(r["label"], RULES[r["key"]][1]) for r in rules if r["key"] in RULES and (r["accuracy"] or 0.0) >= floor]
+    ranked = {int(r["key"].rsplit("-", 1)[1]): r["label"] for r in rules
+              if r["key"].startswith("classifier-rank-") and (r["accuracy"] or 0.0) >= floor}
     words = [t["token"] for t in tokens if t["accuracy"] >= floor]
     details = {}
     for q in singles:
         cues = [label for label, scorer in working if credit(scorer(q), q.best) == 1.0]
         hits = [w for w in words if credit(_token_scorer(w)(q), q.best) == 1.0]
         verdict = classifier.verdicts.get((q.module, q.id))
+        if verdict is not None and verdict.scores and ranked:
+            order = length_ranks(list(verdict.scores))
+            best_rank = {r for r, b in zip(order, q.best, strict=True) if b}
+            if len(best_rank) == 1 and order.count(next(iter(best_rank))) == 1 and next(iter(best_rank)) in ranked:
+                cues.append(ranked[next(iter(best_rank))])
         picked = verdict is not None and verdict.credit == 1.0 and (classifier.accuracy or 0.0) >= floor
         rank = min(r for r, b in zip(length_ranks(_lengths(q)), q.best, strict=True) if b)
         details[q.id] = {
@@ -262,10 +275,11 @@ def failures(report: dict[str, Any]) -> list[str]:
         if exceeds(rule["accuracy"], RULE_ACCURACY_LIMIT):
             messages.append(f"手がかり監査: 規則「{rule['label']}を選ぶ」だけで単一選択問題の {percent(rule['accuracy'])} "
                             f"に正解できます（上限 {percent(RULE_ACCURACY_LIMIT)}、{chance}）")
-    accuracy = report["classifier"]["accuracy"]
-    if exceeds(accuracy, CLASSIFIER_ACCURACY_LIMIT):
-        messages.append(f"手がかり監査: 選択肢の文面だけを見る分類器（ほかのモジュールで学習）が単一選択問題の "
-                        f"{percent(accuracy)} に正解します（上限 {percent(CLASSIFIER_ACCURACY_LIMIT)}、{chance}）")
+    for key, name in (("classifier", "分類器"), ("second_classifier", "別の作りの分類器（2〜4文字と語）")):
+        accuracy = report.get(key, {}).get("accuracy")
+        if exceeds(accuracy, CLASSIFIER_ACCURACY_LIMIT):
+            messages.append(f"手がかり監査: 選択肢の文面だけを見る{name}（ほかのモジュールで学習）が単一選択問題の "
+                            f"{percent(accuracy)} に正解します（上限 {percent(CLASSIFIER_ACCURACY_LIMIT)}、{chance}）")
     return messages
 
 

@@ -31,6 +31,8 @@ def format_summary(report: dict[str, Any]) -> str:
                      f"{_flag(top['accuracy'], report, 'rule')}")
     accuracy = report["classifier"]["accuracy"]
     lines.append(f"  分類器（ほかのモジュールで学習）: {percent(accuracy)}{_flag(accuracy, report, 'classifier')}")
+    second = report.get("second_classifier", {}).get("accuracy")
+    lines.append(f"  別の作りの分類器（2〜4文字と語）: {percent(second)}{_flag(second, report, 'classifier')}")
     return "\n".join(lines) + "\n"
 
 

@@ -20,9 +20,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from trainer.content.cues import AuditedQuestion, credit, length_ranks, normalize
+from trainer.content.cues import AuditedQuestion, credit, length_ranks, normalize, tokens
 
-__all__ = ["ClassifierResult", "QuestionVerdict", "leave_one_module_out", "option_features"]
+__all__ = ["ClassifierResult", "QuestionVerdict", "alternative_features", "leave_one_module_out", "option_features",
+           "rank_rule_accuracy"]
 
 ALPHA = 1.0
 NGRAM_SIZES = (1, 2, 3)
@@ -32,7 +33,8 @@ _RATIO_BUCKETS = ((0.85, "much-shorter"), (0.95, "shorter"), (1.05, "average"), 
 
 @dataclass(frozen=True, slots=True)
 class QuestionVerdict:
-    """The classifier on one held-out single question: credit, margin and the picked option index.
+    """The classifier on one held-out single question: credit, margin, the picked option index and
+    every option's score.
 
     ``margin`` = score of the best option - highest score of the other options (> 0: it picks the
     best outright; < 0: it prefers another option).
@@ -41,6 +43,7 @@ class QuestionVerdict:
     credit: float
     margin: float
     picked: int
+    scores: tuple[float, ...] = ()
 
 
 @dataclass(slots=True)
@@ -84,9 +87,18 @@ def option_features(question: AuditedQuestion, index: int) -> frozenset[str]:
     return frozenset(grams | extra)
 
 
-def leave_one_module_out(questions: Sequence[AuditedQuestion]) -> ClassifierResult:
+def alternative_features(question: AuditedQuestion, index: int) -> frozenset[str]:
+    """A second, differently built view of an option: character 2-4-grams and word-like tokens, no
+    length or sentence features. Wording tuned against one model must not simply fool this one."""
+    text = normalize(question.options[index].text)
+    grams = {text[i:i + n] for n in (2, 3, 4) for i in range(len(text) - n + 1)}
+    return frozenset(grams | {f"#tok:{t}" for t in tokens(question.options[index].text)})
+
+
+def leave_one_module_out(questions: Sequence[AuditedQuestion], featurize=None) -> ClassifierResult:
     """Train on all modules but one, test on that one's single questions, for every module."""
-    features = {(q.module, q.id): [option_features(q, i) for i in range(len(q.options))] for q in questions}
+    featurize = featurize or option_features
+    features = {(q.module, q.id): [featurize(q, i) for i in range(len(q.options))] for q in questions}
     total, per_module = _Counts(), {}
     for question in questions:
         counts = per_module.setdefault(question.module, _Counts())
@@ -135,7 +147,7 @@ def _verdict(scores: list[float], best: list[bool]) -> QuestionVerdict:
     others = [score for score, is_best in zip(scores, best, strict=True) if not is_best]
     margin = best_score - max(others) if others else 0.0
     picked = max(range(len(scores)), key=lambda i: (scores[i], -i))
-    return QuestionVerdict(credit(scores, best), margin, picked)
+    return QuestionVerdict(credit(scores, best), margin, picked, tuple(scores))
 
 
 def _summarise(result: ClassifierResult, questions: Sequence[AuditedQuestion]) -> None:
@@ -148,3 +160,17 @@ def _summarise(result: ClassifierResult, questions: Sequence[AuditedQuestion]) -
     result.per_module = {module: sum(c) / len(c) for module, c in by_module.items()}
     credits = [c for values in by_module.values() for c in values]
     result.accuracy = sum(credits) / len(credits) if credits else None
+
+
+def rank_rule_accuracy(result: ClassifierResult, questions: Sequence[AuditedQuestion], k: int) -> float | None:
+    """Accuracy of "pick the option the classifier ranks k-th" (1 = its own pick). Wording tuned
+    until the classifier no longer picks the best can leave the best always second: that is a cue
+    too. Options tied in score share a rank; the rule gives fair credit like any other rule."""
+    credits = []
+    for question in questions:
+        verdict = result.verdicts.get((question.module, question.id))
+        if verdict is None or not verdict.scores:
+            continue
+        ranks = length_ranks(list(verdict.scores))  # 1 + number of strictly higher scores
+        credits.append(credit([-abs(rank - k) for rank in ranks], question.best))
+    return sum(credits) / len(credits) if credits else None
