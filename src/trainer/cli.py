@@ -265,26 +265,69 @@ def _load_or_fail(root: Path):
 @content_group.command("check")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def content_check(path: Path | None) -> None:
-    """Validate every content file; print file:line problems or the coverage table."""
+    """Validate every content file, then the editorial rules and the cue audit; fail on any problem."""
+    from trainer.content.audit import audit
+    from trainer.content.auditreport import format_summary, format_worst
     from trainer.content.coverage import coverage, format_table
+    from trainer.content.rules import editorial_problems
 
-    content = _load_or_fail(_content_root(path))
+    root = _content_root(path)
+    content = _load_or_fail(root)
     click.echo(format_table(coverage(content), content))
+    problems = [str(problem) for problem in editorial_problems(content, root)]
+    report = audit(content, root)
+    click.echo(format_summary(report))
+    for line in [*problems, *report["failures"]]:
+        click.echo(line, err=True)
+    if report["failures"]:
+        click.echo("\n" + format_worst(report), err=True)
+    count = len(problems) + len(report["failures"])
+    if count:
+        click.echo(f"{count} 件の問題があります。", err=True)
+        raise SystemExit(1)
     click.echo("問題は見つかりませんでした。")
 
 
 @content_group.command("stats")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="JSON で出力する")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力する（手がかり監査の数字をキー audit に含む）")
 def content_stats(path: Path | None, as_json: bool) -> None:
-    """Coverage figures: counts, questions per point and item, cases per pattern."""
+    """Coverage figures: counts, questions per point and item, cases per pattern (and the audit in JSON)."""
     import json
 
+    from trainer.content.audit import audit
     from trainer.content.coverage import coverage, format_table
 
-    content = _load_or_fail(_content_root(path))
+    root = _content_root(path)
+    content = _load_or_fail(root)
     figures = coverage(content)
-    click.echo(json.dumps(figures, ensure_ascii=False, indent=2) if as_json else format_table(figures, content))
+    if as_json:
+        click.echo(json.dumps({**figures, "audit": audit(content, root)}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_table(figures, content))
+
+
+@content_group.command("audit")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力する")
+@click.option("--module", "module_id", default=None, help="このモジュールの数字と問題ごとの手がかりだけを表示する")
+def content_audit(path: Path | None, as_json: bool, module_id: str | None) -> None:
+    """The cue audit: can the best option be found from the wording alone? (a report; check is the gate)"""
+    import json
+
+    from trainer.content.audit import audit
+    from trainer.content.auditreport import format_module, format_report
+
+    root = _content_root(path)
+    report = audit(_load_or_fail(root), root)
+    if module_id is not None and not any(m["id"] == module_id for m in report["modules"]):
+        raise click.ClickException(f"モジュール {module_id} はありません。")
+    if as_json:
+        if module_id is not None:
+            report = next(m for m in report["modules"] if m["id"] == module_id)
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_module(report, module_id) if module_id else format_report(report))
 
 
 @content_group.command("import")

@@ -1,9 +1,10 @@
-"""Fixtures for the content loader tests: a small valid tree copied into tmp_path.
+"""Fixtures for the content loader tests: a small valid tree copied into tmp_path, or a generated one.
 
 framework.yaml (3 values, 4 attitudes, 6 caveats, 7 items, 50 points, 11 patterns) is generated
 by ``framework_yaml()``; cases, quizzes and courses come from tests/content/fixtures/valid/.
 Tests run with the working directory at tmp_path and load ``Path("content")``, so problems read
-``content/<file>:<line>: <message>`` exactly as an editor would see them.
+``content/<file>:<line>: <message>`` exactly as an editor would see them. ``gen`` writes the
+larger generated tree of ``tests.content.gentree`` instead (for the audit and editorial rules).
 """
 
 from __future__ import annotations
@@ -103,3 +104,23 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ContentTree:
     (tmp_path / "content" / "framework.yaml").write_text(framework_yaml(), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return ContentTree()
+
+
+@pytest.fixture
+def gen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Return ``make(plant=None)``: write a generated tree at tmp_path/content (cwd = tmp_path)."""
+    from tests.content.gentree import write_tree
+
+    monkeypatch.chdir(tmp_path)
+
+    def make(plant: str | None = None) -> ContentTree:
+        write_tree(Path("content"), plant)
+        return ContentTree()
+
+    return make
+
+
+@pytest.fixture
+def cli(app):
+    """A CLI runner for the content commands (they need no database)."""
+    return app.test_cli_runner()

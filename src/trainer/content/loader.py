@@ -167,7 +167,8 @@ def _load_point(state: LoadState, src: Source, node: Node, item_id: str) -> s.Po
         src.error(m.values["pitfalls"], f"{m.label}の pitfalls が空です（よくある落とし穴を 1〜3 件書いてください）")
     refs = {key: src.refs(m, key, state.known[key], kind) for key, kind in
             (("values", "価値"), ("attitudes", "態度"), ("caveats", "留意点"))}
-    return s.Point(point_id, item_id, src.text(m, "title"), src.text(m, "explanation"), pitfalls, **refs)
+    title, explanation, line = src.text(m, "title"), src.text(m, "explanation"), src.line_of(m, "id")
+    return s.Point(point_id, item_id, title, explanation, pitfalls, **refs, line=line)
 
 
 def _fixed_id(state: LoadState, src: Source, m: YamlMap, kind: str, expected: tuple[str, ...]) -> str:
@@ -214,7 +215,8 @@ def _load_case(state: LoadState, src: Source) -> s.Case | None:
     stages = _load_stages(state, src, split[1], split[2], m.label)
     state.case_stages[case_id] = {stage.id for stage in stages}
     return s.Case(
-        case_id, pattern, src.text(m, "title"), persona, src.text(m, "summary"), points, stages, src.rel
+        case_id, pattern, src.text(m, "title"), persona, src.text(m, "summary"), points, stages, src.rel,
+        persona_line=src.line_of(m, "persona"),
     )
 
 
@@ -267,10 +269,12 @@ def _stage(state: LoadState, src: Source, number: int, heading: str, body: list[
     if not title:
         src.error(number, f"ステージ {stage_id} の見出しにタイトルがありません")
     state.register(src, number, "ステージ", stage_id, scope=src.rel)
+    body_line = number + 1
     while body and not body[0].strip():
         body.pop(0)
+        body_line += 1
     while body and not body[-1].strip():
         body.pop()
     if not body:
         src.error(number, f"ステージ {stage_id} に本文がありません")
-    return s.Stage(stage_id, title, "\n".join(body), number)
+    return s.Stage(stage_id, title, "\n".join(body), number, body_line)

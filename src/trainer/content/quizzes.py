@@ -43,7 +43,7 @@ def load_module_file(state: LoadState, rel: str) -> s.Module | None:
         message = f"{m.label}は事例 {case_id} のモジュールですが、stage を指定したステップがありません"
         src.error(m.keys["steps"], message)
     title, summary = src.text(m, "title"), src.text(m, "summary")
-    return s.Module(module_id, case_id, title, summary, minutes or 0, steps, src.rel)
+    return s.Module(module_id, case_id, title, summary, minutes or 0, steps, src.rel, src.line_of(m, "case"))
 
 
 def _module_case(state: LoadState, src: Source, m: YamlMap) -> str | None:
@@ -95,7 +95,8 @@ def _load_question(state: LoadState, src: Source, node: Node, fallback: str) -> 
     phase = _only_for(src, m, "phase", qtype, ("self_rating",))
     src.check_enum(m, "phase", phase, s.PHASES)
     prompt, line = src.text(m, "prompt"), m.node.start_mark.line + 1
-    return s.Question(question_id, qtype, points, prompt, choices, order, guidance, phase, src.rel, line)
+    guidance_line = src.line_of(m, "guidance")
+    return s.Question(question_id, qtype, points, prompt, choices, order, guidance, phase, src.rel, line, guidance_line)
 
 
 def _load_choices(state: LoadState, src: Source, m: YamlMap, qtype: str) -> tuple[s.Choice, ...]:
@@ -129,7 +130,8 @@ def _load_choice(state: LoadState, src: Source, node: Node, question: YamlMap, q
     if not rated and "rating" in m.values:
         src.error(m.keys["rating"], f"{m.label}に rating があります（並べ替え問題の選択肢には書けません）")
     rating = src.enum(m, "rating", s.RATINGS) if rated else None
-    return s.Choice(choice_id, src.text(m, "text"), rating or None, src.text(m, "feedback"))
+    feedback_line = src.line_of(m, "feedback")
+    return s.Choice(choice_id, src.text(m, "text"), rating or None, src.text(m, "feedback"), feedback_line)
 
 
 def _load_order(src: Source, m: YamlMap, qtype: str, choices: tuple[s.Choice, ...]) -> tuple[str, ...]:

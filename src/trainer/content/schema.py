@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # case, stage, module, question, choice, course
@@ -84,6 +84,7 @@ class Point:
     values: tuple[str, ...] = ()
     attitudes: tuple[str, ...] = ()
     caveats: tuple[str, ...] = ()
+    line: int = field(default=0, compare=False)  # 1-based line of its id in framework.yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,17 +122,24 @@ class Persona:
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """A ``## Title {#id}`` section of a case; ``markdown`` is raw (not rendered or sanitized)."""
+    """A ``## Title {#id}`` section of a case; ``markdown`` is raw (not rendered or sanitized).
+
+    ``line`` is the heading's 1-based line, ``body_line`` the line where ``markdown`` begins.
+    """
 
     id: str
     title: str
     markdown: str
     line: int
+    body_line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """A case narrative; ``source`` is the file path relative to the content root."""
+    """A case narrative; ``source`` is the file path relative to the content root.
+
+    ``persona_line`` is the 1-based line of the ``persona:`` key (for editorial messages).
+    """
 
     id: str
     pattern: str
@@ -141,6 +149,7 @@ class Case:
     points: tuple[str, ...]
     stages: tuple[Stage, ...]
     source: str
+    persona_line: int = field(default=0, compare=False)
 
     def stage(self, stage_id: str) -> Stage:
         """Return the stage with ``stage_id`` (KeyError if absent)."""
@@ -152,17 +161,24 @@ class Case:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """An answer option; ``rating`` is None for ordering questions."""
+    """An answer option; ``rating`` is None for ordering questions.
+
+    ``feedback_line`` is the 1-based line of the ``feedback:`` key (for editorial messages).
+    """
 
     id: str
     text: str
     rating: str | None
     feedback: str
+    feedback_line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """A question of any type in ``QUESTION_TYPES``; ``order`` is set for ordering only."""
+    """A question of any type in ``QUESTION_TYPES``; ``order`` is set for ordering only.
+
+    ``line`` is the 1-based line where the question starts, ``guidance_line`` that of ``guidance:``.
+    """
 
     id: str
     type: str
@@ -174,6 +190,7 @@ class Question:
     phase: str | None = None
     source: str = ""
     line: int = 0
+    guidance_line: int = field(default=0, compare=False)
 
     @property
     def scored(self) -> bool:
@@ -199,7 +216,10 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Module:
-    """A guided module (one quizzes/*.yaml file); ``case`` is None for case-less modules."""
+    """A guided module (one quizzes/*.yaml file); ``case`` is None for case-less modules.
+
+    ``case_line`` is the 1-based line of the ``case:`` key (0 without a case).
+    """
 
     id: str
     case: str | None
@@ -208,6 +228,7 @@ class Module:
     minutes: int
     steps: tuple[Step, ...]
     source: str = ""
+    case_line: int = field(default=0, compare=False)
 
     def questions(self) -> Iterator[Question]:
         """Yield the module's questions in step order."""

@@ -92,6 +92,10 @@ class Source:
         """Report ``message`` at a node's line or at a line number."""
         self.problems.append(Problem(self.display, _line(where), message))
 
+    def line_of(self, m: YamlMap, key: str) -> int:
+        """1-based line of ``key`` in ``m`` (0 when the key is absent)."""
+        return _line(m.keys[key]) if key in m.keys else 0
+
     def where(self, where: Node | int) -> str:
         """``file:line`` of a node, for "first defined at" messages."""
         return f"{self.display}:{_line(where)}"
