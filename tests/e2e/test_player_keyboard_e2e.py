@@ -30,9 +30,11 @@ def _first_choice_page(page, live_server):
     for _ in range(10):
         if page.locator("input[type=radio][name=choice]").count():
             return
-        if page.locator("input[type=radio]").count():  # a self-rating: answer it with the keyboard
-            page.locator("input[type=radio]").first.focus()
-            page.keyboard.press("Space")
+        if page.locator("input[type=radio]").count():  # a self-rating: rate every point with the keyboard
+            names = page.eval_on_selector_all("input[type=radio]", "els => [...new Set(els.map(e => e.name))]")
+            for name in names:
+                page.locator(f"input[type=radio][name='{name}']").first.focus()
+                page.keyboard.press("Space")
             page.get_by_role("button", name="回答する").focus()
             page.keyboard.press("Enter")
             page.wait_for_selector("#feedback")
