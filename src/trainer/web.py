@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from trainer import ratelimit
 from trainer.dates import epoch_seconds, jst, utcnow
 from trainer.extensions import csrf, db, limiter, login_manager, migrate
 from trainer.auth.signin import TOKEN_KEY
@@ -48,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    ratelimit.configure(app)  # fails open when Redis is down
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
