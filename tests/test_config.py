@@ -27,7 +27,7 @@ def test_default_database_is_sqlite_under_instance(tmp_path, monkeypatch):
         with db.engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
-            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10000
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000  # TRAINER_SQLITE_BUSY_TIMEOUT: 5 s, below the request timeout
         db.engine.dispose()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from trainer import ratelimit
+from trainer import faults, ratelimit
 from trainer.dates import epoch_seconds, jst, utcnow
 from trainer.extensions import csrf, db, limiter, login_manager, migrate
 from trainer.auth.signin import TOKEN_KEY
@@ -35,11 +35,19 @@ CSP = "; ".join([
 ])
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL, a busy timeout and foreign keys on every SQLite connection."""
+def _sqlite_pragmas(busy_timeout_ms: int):
+    """WAL, a busy timeout (TRAINER_SQLITE_BUSY_TIMEOUT, shorter than the request timeout: faults.py
+    answers 503 when it runs out) and foreign keys on every SQLite connection."""
+    def on_connect(dbapi_connection, _record) -> None:
+        _set_pragmas(dbapi_connection, busy_timeout_ms)
+
+    return on_connect
+
+
+def _set_pragmas(dbapi_connection, busy_timeout_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -58,7 +66,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
-            event.listen(db.engine, "connect", _sqlite_pragmas)
+            busy_ms = int(float(app.config.get("SQLITE_BUSY_TIMEOUT", 5)) * 1000)
+            event.listen(db.engine, "connect", _sqlite_pragmas(busy_ms))
 
 
 def _migrations_dir() -> Path:
@@ -167,6 +176,7 @@ def register_blueprints(app: Flask) -> None:
     from trainer.cli import register_commands
 
     register_commands(app)
+    faults.register(app)  # after the blueprints: wraps the idempotent writes' views
 
 
 def register_templates(app: Flask) -> None:
