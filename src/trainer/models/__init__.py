@@ -9,7 +9,7 @@ from trainer.models.content import (
 )
 from trainer.models.progress import Answer, Attempt, Certificate, MasteryWatermark, Opinion, PointMastery
 from trainer.models.org import Organization, OrgKind, Programme
-from trainer.models.roster import RosterImport
+from trainer.models.roster import RosterImport, RosterJob
 from trainer.models.security import LoginThrottle, UserSession
 from trainer.models.user import Role, User, UserRole
 from trainer.models.workshop import (
@@ -18,5 +18,5 @@ from trainer.models.workshop import (
 
 __all__ = [
     "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryWatermark", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
-    "Question", "QuestionPoint", "RosterImport", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
+    "Question", "QuestionPoint", "RosterImport", "RosterJob", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
     "LiveSession", "LoginThrottle", "UserSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]
