@@ -1,4 +1,5 @@
-"""Roster import: a CSV of accounts as Excel writes it in Japan, all-or-nothing."""
+"""Roster import: a CSV of accounts as Excel writes it in Japan. A file with any error imports nothing;
+an error-free one is written in batches (services/roster_jobs.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,9 +12,9 @@ from sqlalchemy import select
 
 from trainer.extensions import db
 from trainer.models import Organization, OrgKind, RosterImport, Role, User
-from trainer.services import audit, fields, passwords, unique
+from trainer.services import fields, passwords
 from trainer.services.accounts import (
-    PASSWORD_ALPHABET, PASSWORD_LENGTH, create_user, hash_password, login_exists, login_id_problem, normalise_login_id, password_problem,
+    PASSWORD_ALPHABET, PASSWORD_LENGTH, login_exists, login_id_problem, normalise_login_id, password_problem,
 )
 from trainer.services.csvio import CsvDecodeError, RowError, decode_excel_csv, normalise_name, normalise_text, read_rows
 
@@ -156,30 +157,23 @@ def derived_password(token: str, login_id: str) -> str:
 
 
 def apply_roster(preview: RosterPreview, *, actor: User | None, token: str) -> tuple[RosterImport, bool]:
-    """Create every account of an error-free preview, once per confirmation ``token``.
+    """Create every account of an error-free preview, once per confirmation ``token``, here and now
+    (the CLI; small web imports): in batches, each hashed before its short transaction and committed
+    (services/roster_jobs.py).
 
     Returns the import and whether this call ran it: a repeated or concurrent confirmation with the
-    same token (a double click) runs nothing and returns the import that already ran. Passwords are
-    hashed before anything is written, so the write transaction stays short."""
+    same token (a double click) runs nothing and returns the import that already ran."""
+    from trainer.services import roster_jobs
+
     if not preview.ok:
         raise ValueError("a roster with errors cannot be imported")
     if (done := find_import(token)) is not None:
         return done, False
-    passwords = [row.password or derived_password(token, row.login_id) for row in preview.rows]
-    hashes = [hash_password(p) for p in passwords]
-    record, created = unique.find_or_create(lambda: find_import(token), lambda: RosterImport(
-        token_hash=token_hash(token), actor_id=actor.id if actor else None,
-        accounts=[[row.login_id, not row.password] for row in preview.rows]))
+    record, job, created = roster_jobs.open_job(preview, actor=actor, token=token)
     if not created:
         return record, False
-    for row, password, hashed in zip(preview.rows, passwords, hashes):
-        create_user(
-            login_id=row.login_id, display_name=row.name, furigana=row.furigana, email=row.email,
-            organization=row.organization, password=password, password_hash=hashed, roles=row.roles,
-            actor=actor, must_change_password=True, generated=not row.password,
-        )
-    audit.record("roster.import", actor=actor, detail={"rows": len(preview.rows)})
-    db.session.flush()
+    db.session.commit()
+    roster_jobs.run(job.id, roster_jobs.plan(preview, token), actor.id if actor else None)
     return record, True
 
 
