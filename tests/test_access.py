@@ -14,6 +14,10 @@ VISITORS = (ANON, TRAINEE, FACILITATOR, REVIEWER, ADMIN)
 MATRIX = [
     ("GET", "/", {ANON: 200, TRAINEE: 302, FACILITATOR: 302, REVIEWER: 302, ADMIN: 302}),
     ("GET", "/healthz", dict.fromkeys(VISITORS, 200)),
+    ("GET", "/readyz", dict.fromkeys(VISITORS, 200)),
+    # /metrics: by network or bearer token, not by role (the test client comes from 127.0.0.1, allowed
+    # by default; tests/test_observability.py checks other addresses and the token)
+    ("GET", "/metrics", dict.fromkeys(VISITORS, 200)),
     ("GET", "/auth/login", {ANON: 200, TRAINEE: 302, FACILITATOR: 302, REVIEWER: 302, ADMIN: 302}),
     ("GET", "/auth/password", {ANON: 302, TRAINEE: 200, FACILITATOR: 200, REVIEWER: 200, ADMIN: 200}),
     ("GET", "/home", {ANON: 302, TRAINEE: 302, FACILITATOR: 302, REVIEWER: 302, ADMIN: 302}),

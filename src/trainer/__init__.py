@@ -8,6 +8,7 @@ from flask import Flask
 
 from trainer import web
 from trainer.config import build_config
+from trainer.operations import register as register_operations
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -20,4 +21,5 @@ def create_app(config: dict | None = None) -> Flask:
     web.register_blueprints(app)
     web.register_templates(app)
     web.register_errors(app)
+    register_operations(app)  # /readyz, /metrics, request ids and JSON logs, versioned static URLs
     return app

@@ -90,6 +90,13 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "OPINIONS_PER_HOUR": int(_env("OPINIONS_PER_HOUR", "20")),
         "REFLECTIONS_PER_HOUR": int(_env("REFLECTIONS_PER_HOUR", "120")),
         "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
+        # operations (docs/operations.md): the public base URL for absolute links (certificate QR and
+        # verify links), who may read /metrics, JSON request logs, and how long departed trainees' records stay
+        "PUBLIC_URL": _env("PUBLIC_URL", "").rstrip("/"),
+        "METRICS_ALLOW": _env("METRICS_ALLOW", "127.0.0.1/32,::1/128"),
+        "METRICS_TOKEN": _env("METRICS_TOKEN", ""),
+        "JSON_LOGS": _env_bool("JSON_LOGS", False),
+        "RETENTION_YEARS": int(_env("RETENTION_YEARS", "5")),
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "PASSWORD_HASH_METHOD": _env("PASSWORD_HASH_METHOD", "scrypt"),
         # seconds a SQLite write waits for another writer before the request answers 503 (faults.py)

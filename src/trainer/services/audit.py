@@ -34,6 +34,8 @@ ACTION_LABELS = {
     "review.export": "受講状況の書き出し（閲覧者）",
     "review.certificates": "修了証の一括書き出し（閲覧者）",
     "review.certificate": "修了証の書き出し（閲覧者）",
+    "data.purge": "保存期間を過ぎた個人情報の削除",
+    "data.export_user": "個人の記録の書き出し（開示請求）",
 }
 
 
