@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from trainer import web
+from trainer import mastery_refresh, web
 from trainer.config import build_config
 
 
@@ -20,4 +20,5 @@ def create_app(config: dict | None = None) -> Flask:
     web.register_blueprints(app)
     web.register_templates(app)
     web.register_errors(app)
+    mastery_refresh.register(app)
     return app

@@ -92,6 +92,9 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "PASSWORD_HASH_METHOD": _env("PASSWORD_HASH_METHOD", "scrypt"),
+        # reviewers' mastery summary: rebuilt by a thread per process (0: when read; mastery_refresh.py)
+        "MASTERY_REFRESH_SECONDS": float(_env("MASTERY_REFRESH_SECONDS", "10")),
+        "MASTERY_REFRESH_BATCH": int(_env("MASTERY_REFRESH_BATCH", "5000")),
     }
     config.update(overrides)
     return config
