@@ -16,7 +16,7 @@ import threading
 from flask import Flask
 
 log = logging.getLogger(__name__)
-_started: dict[int, threading.Thread] = {}  # process id -> its thread
+_started: dict[int, tuple[threading.Thread, threading.Event]] = {}  # process id -> its thread
 _lock = threading.Lock()
 
 
@@ -30,17 +30,25 @@ def register(app: Flask) -> None:
 def start(app: Flask) -> threading.Thread:
     """Start this process's refresher thread (once)."""
     with _lock:
-        thread = _started.get(os.getpid())
-        if thread is None:
-            thread = threading.Thread(target=_loop, args=(app, threading.Event()), name="mastery-refresh", daemon=True)
-            _started[os.getpid()] = thread
+        if os.getpid() not in _started:
+            event = threading.Event()
+            thread = threading.Thread(target=_loop, args=(app, event), name="mastery-refresh", daemon=True)
+            _started[os.getpid()] = (thread, event)
             thread.start()
-        return thread
+        return _started[os.getpid()][0]
 
 
-def _loop(app: Flask, stop: threading.Event) -> None:
-    seconds = app.config["MASTERY_REFRESH_SECONDS"]
-    while not stop.wait(seconds):
+def stop() -> None:
+    """Stop this process's refresher thread (tests; a process that stops serving)."""
+    with _lock:
+        found = _started.pop(os.getpid(), None)
+    if found is not None:
+        found[1].set()
+        found[0].join()
+
+
+def _loop(app: Flask, stop_event: threading.Event) -> None:
+    while not stop_event.wait(max(app.config["MASTERY_REFRESH_SECONDS"], 0.05)):
         refresh_once(app)
 
 
