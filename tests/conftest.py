@@ -60,6 +60,7 @@ def app(tmp_path_factory):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "CONTENT_DIR": str(ROOT / "content"),
         "WTF_CSRF_ENABLED": False,
+        "MASTERY_REFRESH_SECONDS": 0,  # summaries brought up to date when read (tests/test_mastery_exact.py checks the thread)
     })
     _reset_schema(app)
     yield app

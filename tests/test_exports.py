@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from tests.test_review import kanagawa, rw  # noqa: F401 (fixtures)
 from trainer.dates import utcnow
-from trainer.services.spreadsheets import Conditions, Table, csv_blocks, read_csv_table
+from trainer.services.spreadsheets import Conditions, Table, csv_blocks, read_csv_table, xlsx_blocks
 
 KINDS = ("summary", "modules", "records", "courses", "mastery")
 FILTERS = [
@@ -92,3 +92,53 @@ def test_dates_are_date_cells_with_wareki_beside(kanagawa):
     assert dated and all(r[day].is_date and r[day].number_format == "yyyy-mm-dd" for r in dated)
     assert all(str(r[era].value).startswith(("令和", "平成")) for r in dated)
     assert all(isinstance(r[day].value.date(), date) for r in dated)
+
+
+# --- XLSX written as it streams ----------------------------------------------------------------
+
+def _book(table: Table, conditions: Conditions | None = None):
+    return load_workbook(io.BytesIO(b"".join(xlsx_blocks([table], conditions))))
+
+
+def test_xlsx_text_that_looks_like_a_formula_stays_text():
+    risky = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "=HYPERLINK(\"http://x\")", " 前後に空白 ", "a&b<c>\"d\""]
+    table = Table("メモ", ["本文", "数", "日"], [[text, 3, date(2025, 4, 1)] for text in risky] + [["\x01制御\x07文字", 1.5, None]])
+    conditions = Conditions("表", "神奈川県", [("条件", "=危険?")], utcnow())
+    book = _book(table, conditions)
+    assert book.sheetnames == ["条件", "メモ"]
+    cells = [row[0] for row in book["メモ"].iter_rows(min_row=2)]
+    assert [c.value for c in cells] == [*risky, "制御文字"]
+    assert all(c.data_type == "s" for c in cells)  # text cells, never formulas
+    assert book["条件"]["B1"].value == "表" and book["条件"]["B3"].value == "=危険?"
+    assert [r[1] for r in book["メモ"].iter_rows(min_row=2, values_only=True)] == [3] * len(risky) + [1.5]
+    assert book["メモ"]["C2"].is_date and book["メモ"]["C2"].value.date() == date(2025, 4, 1)
+
+
+def test_xlsx_leaves_before_the_last_row_is_read_and_in_flat_memory():
+    import tracemalloc
+
+    read = [0]
+
+    def rows(n):
+        for i in range(n):
+            read[0] = i + 1
+            yield [f"受講者 {i}", "横須賀市", i, date(2025, 4, 1), "令和7年4月1日", 85.5]
+
+    header = ["氏名", "市区町村", "番号", "日", "和暦", "得点"]
+
+    def peak(n: int) -> int:
+        tracemalloc.start()
+        size = sum(len(block) for block in xlsx_blocks([Table("t", header, rows(n))]))
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert size > 0
+        return top
+
+    blocks = xlsx_blocks([Table("t", header, rows(20_000))])
+    next(blocks)
+    assert read[0] < 20_000  # the first block left while rows were still to come
+    blocks.close()
+    small, large = peak(2_000), peak(20_000)
+    assert large < small * 2 + 2_000_000  # ten times the rows, not ten times the memory
+    book = load_workbook(io.BytesIO(b"".join(xlsx_blocks([Table("t", header, rows(2_000))]))), read_only=True)
+    assert sum(1 for _ in book["t"].iter_rows(min_row=2)) == 2_000

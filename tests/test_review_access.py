@@ -82,6 +82,7 @@ class WorldBuilder:
                 score: float | None = None, answer_score: float = 1.0, number: int = 1):
         """An attempt with an answer to every question (scored ones get ``answer_score``)."""
         from trainer.models import Answer, Attempt
+        from trainer.services import mastery
 
         attempt = Attempt(user_id=user.id, module_id=module_id, number=number, started_at=started,
                           last_activity_at=completed or started + timedelta(minutes=20), completed_at=completed,
@@ -97,6 +98,7 @@ class WorldBuilder:
                 token=f"t{attempt.id}-{i}", response=response, score=answer_score if scored else None,
                 rating="best" if scored else None, created_at=started + timedelta(minutes=i + 1)))
         self.db.session.flush()
+        mastery.mark_dirty(self.db.session.connection(), user.id, started)  # as the answer path does
         return attempt
 
     def complete_course(self, user, course_id: str, last_day: datetime, score: float = 80.0):

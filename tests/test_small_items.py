@@ -19,7 +19,7 @@ from trainer.dates import utcnow
 from trainer.extensions import db
 from trainer.models import Opinion, Role, User
 
-DERIVED = {"point_mastery", "mastery_watermark"}  # summaries brought up to date on read
+DERIVED = {"point_mastery", "mastery_months", "mastery_dirty"}  # summaries (brought up to date on read in tests)
 
 
 def _row_counts(app) -> dict[str, int]:

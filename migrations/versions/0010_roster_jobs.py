@@ -15,7 +15,7 @@ import trainer.models.types
 
 # revision identifiers, used by Alembic.
 revision = '0010_roster_jobs'
-down_revision = '0008_security'
+down_revision = '0009_mastery_months'
 branch_labels = None
 depends_on = None
 

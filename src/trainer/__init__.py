@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from trainer import web
+from trainer import mastery_refresh, web
 from trainer.config import build_config
 from trainer.operations import register as register_operations
 
@@ -22,4 +22,5 @@ def create_app(config: dict | None = None) -> Flask:
     web.register_templates(app)
     web.register_errors(app)
     register_operations(app)  # /readyz, /metrics, request ids and JSON logs, versioned static URLs
+    mastery_refresh.register(app)
     return app

@@ -98,6 +98,7 @@ def register_commands(app: Flask) -> None:
     from trainer.operations.commands import register as register_operations
 
     register_operations(app)  # backup, restore, data purge / export-user
+    app.cli.add_command(mastery_group)
 
 
 @click.command("setup")
@@ -240,6 +241,22 @@ def roster_import(file: Path, dry_run: bool) -> None:
     for account, generated in created:
         if generated:
             click.echo(f"  {account.login_id}\t{generated}")
+
+
+@click.group(cls=AppGroup, name="mastery")
+def mastery_group() -> None:
+    """閲覧者向けの習熟度の集計（回答から作り直せる派生データ）"""
+
+
+@mastery_group.command("refresh")
+@click.option("--all", "all_trainees", is_flag=True, help="印の有無にかかわらず、回答のある全員を作り直す")
+def mastery_refresh_command(all_trainees: bool) -> None:
+    """Rebuild the mastery summaries of the trainees marked since the last refresh (or everyone)."""
+    from trainer.services import mastery
+
+    rebuilt = mastery.refresh_summary(all_trainees=all_trainees)
+    db.session.commit()
+    click.echo(f"{rebuilt} 人の習熟度の集計を作り直しました（残り {mastery.pending()} 人）。")
 
 
 @click.group(cls=AppGroup, name="content")

@@ -101,6 +101,9 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "PASSWORD_HASH_METHOD": _env("PASSWORD_HASH_METHOD", "scrypt"),
         # seconds a SQLite write waits for another writer before the request answers 503 (faults.py)
         "SQLITE_BUSY_TIMEOUT": float(_env("SQLITE_BUSY_TIMEOUT", "5")),
+        # reviewers' mastery summary: rebuilt by a thread per process (0: when read; mastery_refresh.py)
+        "MASTERY_REFRESH_SECONDS": float(_env("MASTERY_REFRESH_SECONDS", "10")),
+        "MASTERY_REFRESH_BATCH": int(_env("MASTERY_REFRESH_BATCH", "5000")),
     }
     config.update(overrides)
     return config

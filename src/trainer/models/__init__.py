@@ -7,7 +7,7 @@ from trainer.models.content import (
     Case, ContentRelease, Course, FrameworkEntry, Item, Module, ModuleStep, Point, Question, QuestionPoint,
     QuestionVersion, Stage,
 )
-from trainer.models.progress import Answer, Attempt, Certificate, MasteryWatermark, Opinion, PointMastery
+from trainer.models.progress import Answer, Attempt, Certificate, MasteryDirty, MasteryMonth, Opinion, PointMastery
 from trainer.models.org import Organization, OrgKind, Programme
 from trainer.models.roster import RosterImport, RosterJob
 from trainer.models.security import LoginThrottle, UserSession
@@ -17,6 +17,6 @@ from trainer.models.workshop import (
 )
 
 __all__ = [
-    "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryWatermark", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
+    "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryDirty", "MasteryMonth", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
     "Question", "QuestionPoint", "RosterImport", "RosterJob", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
     "LiveSession", "LoginThrottle", "UserSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]

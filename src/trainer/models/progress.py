@@ -1,10 +1,10 @@
 """A trainee's attempts at modules, their answers, certificates and opinions on the handbook."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer.extensions import db
@@ -101,8 +101,8 @@ class Opinion(db.Model):
 class PointMastery(db.Model):
     """Per trainee and point: how many scored questions tagged with the point they answered (their
     latest answer to each) and the sum of those scores — a summary for jurisdiction-wide mastery
-    maps. Derived from the answers and brought up to date before it is read (services/mastery:
-    refresh_summary), so the answer path stays one short insert."""
+    maps. Derived from the answers: the answer's own transaction marks the trainee in MasteryDirty
+    and services/mastery.refresh_summary rebuilds the marked trainees (docs/mastery-summary.md)."""
 
     __tablename__ = "point_mastery"
 
@@ -112,10 +112,30 @@ class PointMastery(db.Model):
     score_sum: Mapped[float] = mapped_column(Float, default=0.0)
 
 
-class MasteryWatermark(db.Model):
-    """The highest answer id already folded into point_mastery (a single row, id 1)."""
+class MasteryMonth(db.Model):
+    """Per trainee, month (Asia/Tokyo, its first day) and point: the trainee's latest answer in that
+    month to each scored question tagged with the point (count and score sum). The row with point
+    ``*`` holds the month's totals: scored questions answered, and ``repeats``, how many of them the
+    trainee had already answered in an earlier month (a period that holds both months is then
+    computed from the answers for that trainee). Derived, like PointMastery."""
 
-    __tablename__ = "mastery_watermark"
+    __tablename__ = "mastery_months"
+    __table_args__ = (Index("ix_mastery_months_month", "month", "point_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    answer_id: Mapped[int] = mapped_column(default=0)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    point_id: Mapped[str] = mapped_column(String(8), primary_key=True)  # a point's id, or "*"
+    answered: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    repeats: Mapped[int] = mapped_column(default=0)
+
+
+class MasteryDirty(db.Model):
+    """A trainee whose summaries must be rebuilt: marked (upsert, ``marks`` + 1) in the same transaction
+    as their answer; refresh_summary deletes the marks it consumed, unless marked again meanwhile."""
+
+    __tablename__ = "mastery_dirty"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    marks: Mapped[int] = mapped_column(default=1)

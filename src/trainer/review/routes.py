@@ -161,7 +161,7 @@ def export(kind: str, fmt: str):
     if fmt == "csv":
         body = stream_with_context(spreadsheets.csv_blocks(tables[0], conditions, encoding))
     else:
-        body = spreadsheets.file_blocks(spreadsheets.xlsx_file(tables, conditions))
+        body = stream_with_context(spreadsheets.xlsx_blocks(tables, conditions))
     return Response(body, content_type=spreadsheets.mimetype(fmt, encoding), headers=headers)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, Module, Question, QuestionVersion
 from trainer.dates import utcnow
-from trainer.services import grading, player
+from trainer.services import grading, mastery, player
 
 _ATTEMPT = (
     select(Attempt.id, Attempt.user_id, Attempt.position, Attempt.completed_at, Attempt.last_activity_at,
@@ -98,6 +98,8 @@ def store(attempt_id: int, user_id: int, version: player.VersionData, response: 
         "version_id": version.id, "token": token[:64], "response": response, "score": result.score,
         "rating": result.rating, "hidden": False, "created_at": now,
     }).first()
+    if inserted is not None and result.score is not None:  # the reviewers' summary: rebuilt off the request
+        mastery.mark_dirty(conn, user_id, now)
     return inserted is not None
 
 

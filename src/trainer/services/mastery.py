@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from collections import defaultdict
+from datetime import date, datetime, timezone
 
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from trainer.dates import JST
 from trainer.extensions import db
 from trainer.models import Answer, Item, Point, QuestionPoint
-from trainer.models import MasteryWatermark as Watermark
+from trainer.models import MasteryDirty as Dirty
+from trainer.models import MasteryMonth as Month
 from trainer.models import PointMastery as Summary
 
 SECURE_SCORE = 0.8
@@ -88,35 +95,127 @@ def computed_point_stats(user_ids: Iterable[int]) -> dict[tuple[int, str], tuple
     return {(uid, pid): (n, float(total)) for uid, pid, n, total in db.session.execute(stmt)}
 
 
-def rebuild(user_ids: Iterable[int]) -> None:
-    """Recompute point_mastery for these trainees from their answers."""
-    ids = list(user_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+ALL_POINTS = "*"  # mastery_months: the row of a month's totals
+CHUNK = 500
+
+_MARK = {
+    name: dialect.insert(Dirty).values(user_id=bindparam("uid"), marked_at=bindparam("now"), marks=1)
+    .on_conflict_do_update(index_elements=["user_id"],
+                           set_={"marked_at": bindparam("now"), "marks": Dirty.marks + 1})
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
+def mark_dirty(conn: Connection, user_id: int, now: datetime) -> None:
+    """In the answer's own transaction: this trainee's summaries must be rebuilt (idempotent upsert;
+    ``marks`` grows on every mark, so a refresh never clears a mark made after it read it)."""
+    conn.execute(_MARK[conn.dialect.name], {"uid": user_id, "now": now})
+
+
+def _month(moment: datetime) -> date:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(JST).date().replace(day=1)
+
+
+def _points_of_versions() -> dict[int, list[str]]:
+    points: dict[int, list[str]] = defaultdict(list)
+    for version_id, point_id in db.session.execute(select(QuestionPoint.version_id, QuestionPoint.point_id)):
+        points[version_id].append(point_id)
+    return points
+
+
+def rebuild(user_ids: Iterable[int], points_of: dict[int, list[str]] | None = None) -> None:
+    """Recompute point_mastery and mastery_months for these trainees from their answers."""
+    ids = sorted(set(user_ids))
+    points_of = _points_of_versions() if points_of is None else points_of
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        summary, months = _figures(chunk, points_of)
         db.session.execute(delete(Summary).where(Summary.user_id.in_(chunk)))
-        rows = [{"user_id": uid, "point_id": pid, "answered": n, "score_sum": total}
-                for (uid, pid), (n, total) in computed_point_stats(chunk).items()]
-        if rows:
-            db.session.execute(insert(Summary), rows)
+        db.session.execute(delete(Month).where(Month.user_id.in_(chunk)))
+        if summary:
+            db.session.execute(insert(Summary), summary)
+        if months:
+            db.session.execute(insert(Month), months)
 
 
-def refresh_summary() -> int:
-    """Fold answers stored since the last refresh into point_mastery; returns how many trainees
-    were recomputed. Derived data only: any number of processes may call it, and they serialize
-    on the watermark row. Called before the summary is read, so it is never stale."""
-    newest = db.session.scalar(select(func.max(Answer.id))) or 0
-    mark = db.session.scalar(select(Watermark).where(Watermark.id == 1).with_for_update())
-    if mark is None:
-        mark = Watermark(id=1, answer_id=0)
-        db.session.add(mark)
-    if newest <= mark.answer_id:
+def _figures(user_ids: list[int], points_of: dict[int, list[str]]) -> tuple[list[dict], list[dict]]:
+    """Rows of point_mastery and mastery_months for these trainees, from their scored answers."""
+    stmt = (select(Answer.user_id, Answer.question_id, Answer.version_id, Answer.score, Answer.created_at)
+            .where(Answer.user_id.in_(user_ids), Answer.score.is_not(None)).order_by(Answer.id))
+    latest: dict[tuple[int, int], tuple[int, float]] = {}  # (user, question) -> (version, score)
+    in_month: dict[tuple[int, date, int], tuple[int, float]] = {}  # (user, month, question) -> the same
+    for uid, qid, vid, score, created in db.session.execute(stmt):  # by id: the last one wins
+        latest[(uid, qid)] = (vid, score)
+        in_month[(uid, _month(created), qid)] = (vid, score)
+    summary: dict[tuple[int, str], list] = {}
+    for (uid, _), (vid, score) in latest.items():
+        for pid in points_of.get(vid, ()):
+            cell = summary.setdefault((uid, pid), [0, 0.0])
+            cell[0] += 1
+            cell[1] += score
+    months: dict[tuple[int, date, str], list] = {}
+    seen: set[tuple[int, int]] = set()
+    for (uid, month, qid), (vid, score) in sorted(in_month.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        total = months.setdefault((uid, month, ALL_POINTS), [0, 0.0, 0])
+        total[0] += 1
+        total[1] += score
+        if (uid, qid) in seen:
+            total[2] += 1
+        seen.add((uid, qid))
+        for pid in points_of.get(vid, ()):
+            cell = months.setdefault((uid, month, pid), [0, 0.0, 0])
+            cell[0] += 1
+            cell[1] += score
+    return ([{"user_id": u, "point_id": p, "answered": n, "score_sum": t} for (u, p), (n, t) in summary.items()],
+            [{"user_id": u, "month": m, "point_id": p, "answered": n, "score_sum": t, "repeats": r}
+             for (u, m, p), (n, t, r) in months.items()])
+
+
+_CONSUME = delete(Dirty.__table__).where(Dirty.__table__.c.user_id == bindparam("uid"),
+                                         Dirty.__table__.c.marks == bindparam("seen"))
+
+
+def _serialize_refreshes() -> None:
+    """One refresh at a time across processes: PostgreSQL's transaction-scoped advisory lock; on
+    SQLite the first write takes the database's write lock (so the snapshot read after it is the
+    newest, and no writer can commit in between)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK})
+    else:
+        db.session.execute(update(Dirty).where(Dirty.user_id == -1).values(marks=Dirty.marks))
+
+
+REFRESH_LOCK = 0x6D617374  # "mast"
+
+
+def refresh_summary(*, all_trainees: bool = False, limit: int | None = None) -> int:
+    """Rebuild point_mastery and mastery_months for the trainees marked dirty (every trainee with an
+    answer when ``all_trainees``), and delete the marks consumed — a mark made again after it was read
+    has a higher ``marks`` and stays for the next refresh. Returns how many trainees were rebuilt.
+    The caller commits. Never called inside a page view (see docs/mastery-summary.md)."""
+    _serialize_refreshes()
+    stmt = select(Dirty.user_id, Dirty.marks).order_by(Dirty.marked_at)
+    marks = {uid: n for uid, n in db.session.execute(stmt.limit(limit) if limit else stmt)}
+    users = set(marks)
+    if all_trainees:
+        users |= set(db.session.scalars(select(Answer.user_id).distinct()))
+        stale = select(Summary.user_id).distinct().union(select(Month.user_id).distinct())
+        users |= set(db.session.scalars(stale))
+    if not users:
         return 0
-    users = list(db.session.scalars(select(Answer.user_id).distinct().where(
-        Answer.id > mark.answer_id, Answer.id <= newest, Answer.score.is_not(None))))
     rebuild(users)
-    mark.answer_id = newest
+    consumed = [{"uid": uid, "seen": n} for uid, n in marks.items()]
+    for start in range(0, len(consumed), 5000):
+        db.session.connection().execute(_CONSUME, consumed[start:start + 5000])
     db.session.flush()
     return len(users)
+
+
+def pending() -> int:
+    """How many trainees wait for a refresh."""
+    return db.session.scalar(select(func.count()).select_from(Dirty)) or 0
 
 
 def mastery_grid(stats: dict[str, tuple[int, float]]) -> list[tuple[Item, list[PointMastery]]]:

@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
+from flask import current_app
 from sqlalchemy import and_, case, exists, func, select
 
 from trainer.extensions import db
@@ -203,12 +204,13 @@ def _merge(target: GroupMastery, group: GroupMastery) -> None:
 
 
 def _mastery_by_org(scope: Scope, filters: Filters, counts_only: bool = False) -> dict[int, GroupMastery]:
-    """Figures per organization: from the point_mastery summary (brought up to date first), or, when
-    a period limits which answers count, computed from the answers of that period."""
+    """Figures per organization: from the point_mastery summary, or, when a period limits which
+    answers count, from the per-month summary of that period. The summaries are rebuilt off the
+    request (mastery_refresh.py); only with MASTERY_REFRESH_SECONDS = 0 are they brought up to date here."""
+    if current_app.config["MASTERY_REFRESH_SECONDS"] <= 0 and mastery.refresh_summary():
+        db.session.commit()  # derived data only: keep what was rebuilt for the next view
     people = trainees(scope, filters).subquery("people")
     if filters.since is None and filters.until is None:
-        if mastery.refresh_summary():
-            db.session.commit()  # derived data only: keep what was folded in for the next view
         return _summary_by_org(people, counts_only)
     return _compute_mastery_by_org(people, filters, counts_only)
 

