@@ -128,6 +128,31 @@ def page(attempt_id: int, index: int):
     return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
 
 
+# --- one answer, one round trip -------------------------------------------------------------
+# static/js/player.js sends its POSTs with ``X-Trainer-Swap: 1``: such a request is answered with
+# the page it would have been redirected to (status 200, its address in ``X-Trainer-Url``), which the
+# script swaps in and puts into the address bar. Without the header (no JavaScript): POST-redirect-GET.
+SWAP_HEADER = "X-Trainer-Swap"
+URL_HEADER = "X-Trainer-Url"
+
+
+def _swap() -> bool:
+    return request.headers.get(SWAP_HEADER) == "1"
+
+
+def _after_post(endpoint: str, *, anchor: str | None = None, **values):
+    """Where a POST leads: a redirect, or for the swapping script the page itself (or a 204 + its URL
+    for a page outside the player, which the script then opens)."""
+    url = url_for(endpoint, **values)
+    if not _swap():
+        return redirect(url_for(endpoint, _anchor=anchor, **values) if anchor else url)
+    if endpoint != "learn.page":
+        return "", 204, {URL_HEADER: url}
+    ctx = _page_context(_own_attempt(values["attempt_id"]), values["index"])
+    html = render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
+    return html, 200, {URL_HEADER: url}
+
+
 def _attempt_and_module(attempt_id: int) -> tuple[Attempt, Module]:
     """The trainee's own attempt and its (active) module, in one query; 404 otherwise."""
     row = db.session.execute(select(Attempt, Module).join(Module, Module.id == Attempt.module_id)
@@ -152,9 +177,10 @@ def answer(attempt_id: int, index: int):
     except grading.ResponseError as exc:
         db.session.rollback()
         ctx = _page_context(db.session.get(Attempt, attempt_id), index)
-        return render_template("learn/player.html", token=token, error=str(exc), raw=raw, **ctx), 422
+        html = render_template("learn/player.html", token=token, error=str(exc), raw=raw, **ctx)
+        return html, 422, {URL_HEADER: url_for("learn.page", attempt_id=attempt_id, index=index)}
     db.session.commit()
-    return redirect(url_for("learn.page", attempt_id=attempt_id, index=index, _anchor="feedback"))
+    return _after_post("learn.page", anchor="feedback", attempt_id=attempt_id, index=index)
 
 
 @bp.post("/attempts/<int:attempt_id>/pages/<int:index>/next")
@@ -166,15 +192,15 @@ def next_page(attempt_id: int, index: int):
     question_id = shape.question_ids[index]
     if question_id is not None and not player.has_answer(attempt, question_id):
         flash("先に、この問題に回答してください。", "error")
-        return redirect(url_for("learn.page", attempt_id=attempt.id, index=index))
+        return _after_post("learn.page", attempt_id=attempt.id, index=index)
     last = len(shape.question_ids) - 1
     if index >= last:
         player.finish_if_all_answered(attempt, shape.total)
         db.session.commit()
-        return redirect(url_for("learn.done", attempt_id=attempt.id))
+        return _after_post("learn.done", attempt_id=attempt.id)
     player.move_to(attempt, index + 1, last)
     db.session.commit()
-    return redirect(url_for("learn.page", attempt_id=attempt.id, index=index + 1))
+    return _after_post("learn.page", attempt_id=attempt.id, index=index + 1)
 
 
 @bp.get("/attempts/<int:attempt_id>/done")
