@@ -148,6 +148,7 @@ class Snapshot:
     module_list: tuple[ModuleView, ...]  # active modules in catalogue order
     pages: dict[str, tuple[PageView, ...]]
     versions: dict[int, VersionView]
+    current_versions: dict[int, int | None]  # question id (retired ones too) -> its current version
     module_points: dict[str, list[str]]
     points: dict[str, PointView]
     items: tuple[ItemView, ...]
@@ -160,10 +161,13 @@ class Snapshot:
 
     def version_for(self, question: QuestionView, version_id: int | None) -> VersionView:
         """The version the trainee saw (if it is one of this question's), else the current one."""
+        return self.version_of(question.id, version_id)
+
+    def version_of(self, question_id: int, version_id: int | None) -> VersionView:
         seen = self.versions.get(version_id) if version_id else None
-        if seen is not None and seen.question_id == question.id:
+        if seen is not None and seen.question_id == question_id:
             return seen
-        return self.versions[question.current_version_id]
+        return self.versions[self.current_versions[question_id]]
 
     def points_of(self, ids) -> list[PointView]:
         return sorted((self.points[i] for i in ids if i in self.points), key=lambda p: p.sort)
@@ -214,8 +218,9 @@ def build(rid: int) -> Snapshot:
         ModuleView(m.id, m.case_id, m.title, m.summary, m.minutes, m.sort, m.content_hash,
                    cases.get(m.case_id) if m.case_id else None, tuple(steps.get(m.id, ())))
         for m in db.session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.sort)))
+    every_question = list(db.session.scalars(select(Question)))
     questions = {q.key: QuestionView(q.id, q.key, q.module_id, q.type, q.current_version_id)
-                 for q in db.session.scalars(select(Question).where(Question.retired_at.is_(None)))}
+                 for q in every_question if q.retired_at is None}
     versions = {v.id: VersionView(v.id, v.question_id, v.version, v.type, v.data)
                 for v in db.session.scalars(select(QuestionVersion))}
     points = {p.id: PointView(p.id, p.item_id, p.title, p.explanation, tuple(p.pitfalls or ()), dict(p.tags or {}),
@@ -231,6 +236,7 @@ def build(rid: int) -> Snapshot:
     return Snapshot(
         release_id=rid, modules={m.id: m for m in modules}, module_list=modules,
         pages={m.id: _pages(m, questions) for m in modules}, versions=versions,
+        current_versions={q.id: q.current_version_id for q in every_question},
         module_points=_module_points(), points=points, items=items, entries=entries, courses=courses,
         marks=_marks(courses))
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import selectinload
 
 from trainer.extensions import db
 from trainer.models import Answer, Item, Point, QuestionPoint
@@ -119,9 +120,11 @@ def refresh_summary() -> int:
     return len(users)
 
 
-def mastery_grid(stats: dict[str, tuple[int, float]]) -> list[tuple[Item, list[PointMastery]]]:
-    """The 7 items with their points and each point's mastery."""
-    items = db.session.scalars(select(Item).order_by(Item.number)).all()
+def mastery_grid(stats: dict[str, tuple[int, float]], items=None) -> list[tuple[Item, list[PointMastery]]]:
+    """The 7 items with their points and each point's mastery (``items``: already loaded, e.g. from
+    services/content_views, with their points)."""
+    if items is None:
+        items = db.session.scalars(select(Item).options(selectinload(Item.points)).order_by(Item.number)).all()
     grid = []
     for item in items:
         cells = [PointMastery(p, *stats.get(p.id, (0, None))) for p in item.points if p.retired_at is None]

@@ -190,7 +190,13 @@ def version_data(question_id: int, version_id: int | None) -> VersionData:
     versions = app_cache("versions")
     if version_id and version_id in versions and versions[version_id].question_id == question_id:
         return versions[version_id]
-    version = version_for(db.session.get(Question, question_id), version_id)
+    from trainer.services import content_views
+
+    snapshot = content_views.current()  # usually no query: the user loader read the release id
+    if question_id in snapshot.current_versions:
+        version = snapshot.version_of(question_id, version_id)
+    else:
+        version = version_for(db.session.get(Question, question_id), version_id)
     found = VersionData(version.id, version.question_id, version.type, version.data)
     if len(versions) > 5000:
         versions.clear()
