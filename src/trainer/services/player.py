@@ -170,8 +170,15 @@ def outline_for(module_id: str, content_hash: str, module: Module | None = None)
     outlines = app_cache("outlines")
     cached = outlines.get(key)
     if cached is None:
-        module = module or db.session.get(Module, module_id)
-        ids = tuple(p.question.id if p.question else None for p in pages(module))
+        from trainer.services import content_views
+
+        snapshot = content_views.current()  # usually no query: the user loader read the release id
+        known = snapshot.module(module_id)
+        if known is not None and known.content_hash == content_hash:
+            ids = tuple(p.question.id if p.question else None for p in snapshot.pages[module_id])
+        else:
+            module = module or db.session.get(Module, module_id)
+            ids = tuple(p.question.id if p.question else None for p in pages(module))
         cached = Outline(ids, sum(1 for i in ids if i is not None))
         if len(outlines) > 1000:
             outlines.clear()
