@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import bindparam, event, select
@@ -17,7 +17,7 @@ from trainer.dates import epoch_seconds, jst, utcnow
 from trainer.extensions import csrf, db, limiter, login_manager, migrate
 from trainer.auth.signin import TOKEN_KEY
 from trainer.models import User, UserSession
-from trainer.services import fields, sessions
+from trainer.services import content_views, fields, sessions
 from trainer.models.org import ORG_KIND_LABELS, PROGRAMME_LABELS
 from trainer.models.user import ROLE_LABELS
 
@@ -75,9 +75,11 @@ def _migrations_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "migrations"
 
 
-#: The session's user with their roles, in one query that also checks the sign-in record (built
-#: once: this runs on every request that needs the user).
-_USER_WITH_ROLES = (select(User).options(joinedload(User.roles))
+#: The session's user with their roles and organization (every page shows its name), in one query
+#: that also checks the sign-in record and reads the newest content release (the key of the content
+#: cache, services/content_views) — built once: this runs on every request that needs the user.
+_USER_WITH_ROLES = (select(User, content_views.RELEASE_ID.label("content_release"))
+                    .options(joinedload(User.roles), joinedload(User.organization))
                     .join(UserSession, UserSession.user_id == User.id)
                     .where(User.id == bindparam("user_id"), User.active.is_(True),
                            sessions.is_valid(User.id, bindparam("token_hash"), bindparam("now"))))
@@ -89,7 +91,11 @@ def _load_user(identity: str) -> User | None:
     if not identity.isdigit() or not isinstance(token, str):
         return None
     params = {"user_id": int(identity), "token_hash": sessions.token_hash(token), "now": utcnow()}
-    return db.session.scalars(_USER_WITH_ROLES, params).unique().first()
+    row = db.session.execute(_USER_WITH_ROLES, params).unique().first()
+    if row is None:
+        return None
+    g.content_release = row.content_release
+    return row.User
 
 
 class BoundedInt(IntegerConverter):

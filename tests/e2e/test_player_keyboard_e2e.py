@@ -38,8 +38,10 @@ def _first_choice_page(page, live_server):
             page.get_by_role("button", name="回答する").focus()
             page.keyboard.press("Enter")
             page.wait_for_selector("#feedback")
+        before = page.url.split("#")[0]
         page.locator("form.next-form button").focus()
         page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: url.split("#")[0] != before)  # the next page is swapped in (no load)
         page.wait_for_load_state("networkidle")
     raise AssertionError("no single-choice page found")
 

@@ -14,7 +14,7 @@ from trainer.content.schema import RATING_LABELS
 from trainer.extensions import db
 from trainer.learn.forms import ActionForm, OpinionForm, raw_response
 from trainer.models import Attempt, Case, Course, FrameworkEntry, Item, Module, Point, Role
-from trainer.services import answering, certificates, fields, grading, live, mastery, opinions, player, progress, workshops
+from trainer.services import answering, content_views, certificates, fields, grading, live, mastery, opinions, player, progress, workshops
 
 bp = Blueprint("learn", __name__, url_prefix="/learn")
 
@@ -24,9 +24,10 @@ def _guard() -> None:
     policies.require_role(Role.TRAINEE)
 
 
-def _module(module_id: str) -> Module:
-    module = db.session.get(Module, module_id)
-    if module is None or module.retired_at is not None:
+def _module(module_id: str) -> content_views.ModuleView:
+    """An active module, from the content cache (no query)."""
+    module = content_views.current().module(module_id)
+    if module is None:
         abort(404)
     return module
 
@@ -40,12 +41,19 @@ def _own_attempt(attempt_id: int) -> Attempt:
 
 @bp.get("/")
 def home():
-    rows = progress.statuses(current_user)
+    content = content_views.current()
+    rows = _statuses(content)
     in_progress = sorted((r for r in rows if r.in_progress), key=lambda r: r.last_activity, reverse=True)
-    return render_template("learn/home.html", in_progress=in_progress, courses=progress.courses(current_user, rows),
+    return render_template("learn/home.html", in_progress=in_progress,
+                           courses=progress.courses(current_user, rows, content.courses),
                            workshops=workshops.attended_by(current_user),
                            finished=sum(1 for r in rows if r.outcome.finished is not None),
                            passed=sum(1 for r in rows if r.status == "passed"), total=len(rows))
+
+
+def _statuses(content: content_views.Snapshot) -> list[progress.ModuleStatus]:
+    """The trainee's status in every active module, with the content from the cache (one query)."""
+    return progress.statuses(current_user, list(content.module_list), content.module_points, marks=content.marks)
 
 
 @bp.get("/modules")
@@ -66,13 +74,14 @@ def _patterns() -> list[FrameworkEntry]:
 
 @bp.get("/modules/<module_id>")
 def module(module_id: str):
+    content = content_views.current()
     mod = _module(module_id)
-    points = progress.module_points().get(mod.id, [])
     return render_template(
         "learn/module.html", module=mod, attempts=player.attempts_of(current_user, mod.id),
-        points=_points(points), pattern=db.session.get(FrameworkEntry, mod.case.pattern_id) if mod.case else None,
+        points=content.points_of(content.module_points.get(mod.id, [])),
+        pattern=content.entries.get(mod.case.pattern_id) if mod.case else None,
         form=ActionForm(), opinion_form=OpinionForm(case_id=mod.case_id or "", module_id=mod.id),
-        questions=player.question_count(mod))
+        questions=content.question_count(mod.id))
 
 
 def _points(ids: list[str]) -> list[Point]:
@@ -98,8 +107,11 @@ def resume(attempt_id: int):
 
 
 def _page_context(attempt: Attempt, index: int) -> dict:
+    """What the player page shows: the attempt and its answers from the database (two queries, with
+    the attempt), everything else from the content cache."""
+    content = content_views.current()
     mod = _module(attempt.module_id)
-    pages = player.pages(mod)
+    pages = list(content.pages.get(mod.id, ()))
     if not pages:
         abort(404)
     answers = player.answers_by_question(attempt)
@@ -108,13 +120,14 @@ def _page_context(attempt: Attempt, index: int) -> dict:
         abort(404)
     page = pages[index]
     answer = answers.get(page.question.id) if page.question else None
-    version = (player.version_for(page.question, answer.version_id if answer else None)
+    version = (content.version_for(page.question, answer.version_id if answer else None)
                if page.question else None)
     stage = next((s for s in mod.case.stages if s.key == page.step.stage_key), None) if mod.case else None
     data = player.presented(version.data, attempt.seed, page.question.key) if version else None
     return {"attempt": attempt, "module": mod, "pages": pages, "page": page, "answer": answer,
             "version": version, "data": data, "stage": stage, "answered": len(answers),
-            "total": sum(1 for p in pages if p.question), "point_index": _points(version.data["points"]) if version else [],
+            "total": sum(1 for p in pages if p.question),
+            "point_index": content.points_of(version.data["points"]) if version else [],
             "rating_labels": grading_labels(), "form": ActionForm()}
 
 
@@ -126,6 +139,31 @@ def grading_labels() -> dict[str, str]:
 def page(attempt_id: int, index: int):
     ctx = _page_context(_own_attempt(attempt_id), index)
     return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
+
+
+# --- one answer, one round trip -------------------------------------------------------------
+# static/js/player.js sends its POSTs with ``X-Trainer-Swap: 1``: such a request is answered with
+# the page it would have been redirected to (status 200, its address in ``X-Trainer-Url``), which the
+# script swaps in and puts into the address bar. Without the header (no JavaScript): POST-redirect-GET.
+SWAP_HEADER = "X-Trainer-Swap"
+URL_HEADER = "X-Trainer-Url"
+
+
+def _swap() -> bool:
+    return request.headers.get(SWAP_HEADER) == "1"
+
+
+def _after_post(endpoint: str, *, anchor: str | None = None, **values):
+    """Where a POST leads: a redirect, or for the swapping script the page itself (or a 204 + its URL
+    for a page outside the player, which the script then opens)."""
+    url = url_for(endpoint, **values)
+    if not _swap():
+        return redirect(url_for(endpoint, _anchor=anchor, **values) if anchor else url)
+    if endpoint != "learn.page":
+        return "", 204, {URL_HEADER: url}
+    ctx = _page_context(_own_attempt(values["attempt_id"]), values["index"])
+    html = render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
+    return html, 200, {URL_HEADER: url}
 
 
 def _attempt_and_module(attempt_id: int) -> tuple[Attempt, Module]:
@@ -152,9 +190,10 @@ def answer(attempt_id: int, index: int):
     except grading.ResponseError as exc:
         db.session.rollback()
         ctx = _page_context(db.session.get(Attempt, attempt_id), index)
-        return render_template("learn/player.html", token=token, error=str(exc), raw=raw, **ctx), 422
+        html = render_template("learn/player.html", token=token, error=str(exc), raw=raw, **ctx)
+        return html, 422, {URL_HEADER: url_for("learn.page", attempt_id=attempt_id, index=index)}
     db.session.commit()
-    return redirect(url_for("learn.page", attempt_id=attempt_id, index=index, _anchor="feedback"))
+    return _after_post("learn.page", anchor="feedback", attempt_id=attempt_id, index=index)
 
 
 @bp.post("/attempts/<int:attempt_id>/pages/<int:index>/next")
@@ -166,15 +205,15 @@ def next_page(attempt_id: int, index: int):
     question_id = shape.question_ids[index]
     if question_id is not None and not player.has_answer(attempt, question_id):
         flash("先に、この問題に回答してください。", "error")
-        return redirect(url_for("learn.page", attempt_id=attempt.id, index=index))
+        return _after_post("learn.page", attempt_id=attempt.id, index=index)
     last = len(shape.question_ids) - 1
     if index >= last:
         player.finish_if_all_answered(attempt, shape.total)
         db.session.commit()
-        return redirect(url_for("learn.done", attempt_id=attempt.id))
+        return _after_post("learn.done", attempt_id=attempt.id)
     player.move_to(attempt, index + 1, last)
     db.session.commit()
-    return redirect(url_for("learn.page", attempt_id=attempt.id, index=index + 1))
+    return _after_post("learn.page", attempt_id=attempt.id, index=index + 1)
 
 
 @bp.get("/attempts/<int:attempt_id>/done")
@@ -184,19 +223,22 @@ def done(attempt_id: int):
     if attempt.completed_at is None:
         return redirect(url_for("learn.resume", attempt_id=attempt.id))
     answers = player.answers_by_question(attempt)
-    pages = [p for p in player.pages(mod) if p.question]
-    rows = progress.statuses(current_user)
+    content = content_views.current()
+    pages = [p for p in content.pages.get(mod.id, ()) if p.question]
+    rows = _statuses(content)
     outcome = next(r.outcome for r in rows if r.module.id == mod.id) if not mod.retired_at else None
     return render_template("learn/done.html", attempt=attempt, module=mod, pages=pages, answers=answers,
                            rating_labels=grading_labels(), outcome=outcome,
-                           courses=[c for c in progress.courses(current_user, rows) if mod.id in c.course.module_ids],
+                           courses=[c for c in progress.courses(current_user, rows, content.courses)
+                                    if mod.id in c.course.module_ids],
                            form=ActionForm())
 
 
 @bp.get("/progress")
 def my_progress():
-    rows = progress.statuses(current_user)
-    grid = mastery.mastery_grid(mastery.user_point_stats(current_user.id))
+    content = content_views.current()
+    rows = _statuses(content)
+    grid = mastery.mastery_grid(mastery.user_point_stats(current_user.id), content.items)
     return render_template("learn/progress.html", rows=rows, grid=grid, counts=mastery.summary(grid),
                            rule=mastery.RULE_TEXT, states=mastery.STATES,
                            seconds=sum(r.seconds for r in rows))

@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import selectinload
 
 from trainer.dates import JST
 from trainer.extensions import db
@@ -218,9 +219,11 @@ def pending() -> int:
     return db.session.scalar(select(func.count()).select_from(Dirty)) or 0
 
 
-def mastery_grid(stats: dict[str, tuple[int, float]]) -> list[tuple[Item, list[PointMastery]]]:
-    """The 7 items with their points and each point's mastery."""
-    items = db.session.scalars(select(Item).order_by(Item.number)).all()
+def mastery_grid(stats: dict[str, tuple[int, float]], items=None) -> list[tuple[Item, list[PointMastery]]]:
+    """The 7 items with their points and each point's mastery (``items``: already loaded, e.g. from
+    services/content_views, with their points)."""
+    if items is None:
+        items = db.session.scalars(select(Item).options(selectinload(Item.points)).order_by(Item.number)).all()
     grid = []
     for item in items:
         cells = [PointMastery(p, *stats.get(p.id, (0, None))) for p in item.points if p.retired_at is None]

@@ -170,8 +170,15 @@ def outline_for(module_id: str, content_hash: str, module: Module | None = None)
     outlines = app_cache("outlines")
     cached = outlines.get(key)
     if cached is None:
-        module = module or db.session.get(Module, module_id)
-        ids = tuple(p.question.id if p.question else None for p in pages(module))
+        from trainer.services import content_views
+
+        snapshot = content_views.current()  # usually no query: the user loader read the release id
+        known = snapshot.module(module_id)
+        if known is not None and known.content_hash == content_hash:
+            ids = tuple(p.question.id if p.question else None for p in snapshot.pages[module_id])
+        else:
+            module = module or db.session.get(Module, module_id)
+            ids = tuple(p.question.id if p.question else None for p in pages(module))
         cached = Outline(ids, sum(1 for i in ids if i is not None))
         if len(outlines) > 1000:
             outlines.clear()
@@ -190,7 +197,13 @@ def version_data(question_id: int, version_id: int | None) -> VersionData:
     versions = app_cache("versions")
     if version_id and version_id in versions and versions[version_id].question_id == question_id:
         return versions[version_id]
-    version = version_for(db.session.get(Question, question_id), version_id)
+    from trainer.services import content_views
+
+    snapshot = content_views.current()  # usually no query: the user loader read the release id
+    if question_id in snapshot.current_versions:
+        version = snapshot.version_of(question_id, version_id)
+    else:
+        version = version_for(db.session.get(Question, question_id), version_id)
     found = VersionData(version.id, version.question_id, version.type, version.data)
     if len(versions) > 5000:
         versions.clear()

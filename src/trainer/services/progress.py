@@ -117,11 +117,14 @@ class CourseStatus:
         return self.standing.completed_on
 
 
-def courses(user: User, rows: list[ModuleStatus] | None = None) -> list[CourseStatus]:
-    """Each active course with the trainee's module statuses (reusing ``rows`` when given)."""
+def courses(user: User, rows: list[ModuleStatus] | None = None, active=None) -> list[CourseStatus]:
+    """Each active course with the trainee's module statuses (reusing ``rows`` when given; ``active``:
+    the active courses when the caller has them, e.g. from services/content_views)."""
     rows = {r.module.id: r for r in (rows if rows is not None else statuses(user))}
     out = []
-    for course in db.session.scalars(select(Course).where(Course.retired_at.is_(None)).order_by(Course.sort)):
+    if active is None:
+        active = db.session.scalars(select(Course).where(Course.retired_at.is_(None)).order_by(Course.sort))
+    for course in active:
         mine = [rows[mid] for mid in course.module_ids if mid in rows]
         standing = completion.course_standing([r.module.id for r in mine], {r.module.id: r.outcome for r in mine})
         out.append(CourseStatus(course, [(r, r.outcome.counts is not None) for r in mine], standing))

@@ -29,6 +29,7 @@
     if (panel) { version = panel.dataset.version; }
     restoreDraft();
     bindForm();
+    document.dispatchEvent(new CustomEvent("trainer:swapped", { detail: { url: null, main: root } }));
   }
   function refresh() {
     return fetch(panelUrl, { credentials: "same-origin", cache: "no-store" })
@@ -52,6 +53,24 @@
       })
       .then(function () { busy = false; });
   }
+  // One request per answer: the POST is answered with the new panel itself. A network failure or a
+  // 5xx is retried once (after Retry-After, at most 5 s) with the same token, so it is recorded once.
+  function post(form, retried) {
+    return fetch(form.action, {
+      method: "POST", body: new FormData(form), credentials: "same-origin", headers: { "X-Trainer-Swap": "1" }
+    }).then(function (r) {
+      if (r.status >= 500 && !retried) { return later(r).then(function () { return post(form, true); }); }
+      return r;
+    }, function (error) {
+      if (retried) { throw error; }
+      return later(null).then(function () { return post(form, true); });
+    });
+  }
+  function later(response) {
+    var seconds = parseInt(response && response.headers.get("Retry-After"), 10);
+    var ms = isNaN(seconds) ? 500 : Math.min(seconds * 1000, 5000);
+    return new Promise(function (resolve) { window.setTimeout(resolve, ms); });
+  }
   function bindForm() {
     var form = root.querySelector("form.live-answer");
     if (!form) { return; }
@@ -62,7 +81,7 @@
       button.disabled = true;
       status.textContent = "送信しています…";
       status.classList.remove("is-hidden");
-      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+      post(form, false)
         .then(function (r) {
           if (r.status >= 500) { throw new Error(r.status); }
           return r.text().then(function (html) {
