@@ -195,3 +195,44 @@ def test_scene_folds_after_the_steps_first_question(app, client, trainee):
     assert '<details class="stage__text">' not in opening
     assert '<details class="stage__text">' in later and "<details open" not in later
     assert total > second
+
+
+def test_ordering_problem_names_the_colliding_ranks():
+    message, field = grading.ordering_problem({"a": "2", "b": "2", "c": "1", "d": ""})
+    assert "2位が2つの項目に付いています" in message and "順位を選んでいない項目が1つ" in message
+    assert field == "rank-b"
+    message, field = grading.ordering_problem({"a": "1", "b": "1", "c": "3", "d": "3"})
+    assert "1位が2つ" in message and "3位が2つ" in message and "2位" not in message
+    assert grading.ordering_problem({"a": "1", "b": "2"}) is None
+    with pytest.raises(grading.ResponseError) as caught:
+        grading.validate("ordering", {"choices": [{"id": "a"}, {"id": "b"}]}, {"order": [], "ranks": {"a": "1", "b": "1"}})
+    assert "1位が2つの項目" in str(caught.value) and caught.value.field == "rank-b"
+
+
+def test_empty_submit_gets_a_summary_that_links_to_the_first_shown_option(app, client, trainee):
+    attempt_id, _ = _start(client, "m-case-01")
+    total = _page(app, attempt_id, 0)[0]
+    single = next(i for i in range(total) if _page(app, attempt_id, i)[2] == "single")
+    play_to_end_until(app, client, attempt_id, single)
+    shown = re.findall(r'name="choice" id="choice-([a-z])"', client.get(f"/learn/attempts/{attempt_id}/pages/{single}").get_data(as_text=True))
+    response = client.post(f"/learn/attempts/{attempt_id}/pages/{single}/answer", data={"token": "empty"})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    summary = body[body.index('class="error-summary"'):]
+    summary = summary[:summary.index("</div>")]
+    assert 'role="alert"' in summary and "data-autofocus" in summary
+    assert f'href="#choice-{shown[0]}"' in summary and "選択肢を1つ選んでください。" in summary
+    assert body.index("error-summary") < body.index('id="question-title"')  # at the top of the page
+    assert 'id="answer-error"' in body and "choices--error" in body  # and inline, by the options
+    assert "js/errors.js" in body
+
+
+def test_unrated_points_are_named_in_the_self_rating_error(app, client, trainee):
+    attempt_id, index = _start(client, "m-case-01")
+    _, _, qtype, data = _page(app, attempt_id, index)
+    assert qtype == "self_rating" and len(data["points"]) > 1
+    first, *rest = data["points"]
+    response = client.post(f"/learn/attempts/{attempt_id}/pages/{index}/answer",
+                           data={"token": "part", f"rating-{first}": "3"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "、".join(rest) in body and f'href="#rating-{rest[0]}-1"' in body

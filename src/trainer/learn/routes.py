@@ -130,7 +130,7 @@ def grading_labels() -> dict[str, str]:
 @bp.get("/attempts/<int:attempt_id>/pages/<int:index>")
 def page(attempt_id: int, index: int):
     ctx = _page_context(_own_attempt(attempt_id), index)
-    return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
+    return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, error_field=None, **ctx)
 
 
 def _attempt_and_module(attempt_id: int) -> tuple[Attempt, Module]:
@@ -157,9 +157,18 @@ def answer(attempt_id: int, index: int):
     except grading.ResponseError as exc:
         db.session.rollback()
         ctx = _page_context(db.session.get(Attempt, attempt_id), index)
-        return render_template("learn/player.html", token=token, error=str(exc), raw=raw, **ctx), 422
+        return render_template("learn/player.html", token=token, error=str(exc), raw=raw,
+                               error_field=_error_field(exc, ctx["data"]), **ctx), 422
     db.session.commit()
     return redirect(url_for("learn.page", attempt_id=attempt_id, index=index, _anchor="feedback"))
+
+
+def _error_field(exc: grading.ResponseError, data: dict | None) -> str:
+    """The id of the answer field the error summary links to (the first option as shown)."""
+    field = exc.field or "answer-error"
+    if field.startswith("choice-") and data and data.get("choices"):
+        return f"choice-{data['choices'][0]['id']}"
+    return field
 
 
 @bp.post("/attempts/<int:attempt_id>/pages/<int:index>/next")
