@@ -121,7 +121,7 @@ def test_invalid_answer_keeps_the_choice_and_stores_nothing(app, client, trainee
     response = client.post(f"/learn/attempts/{attempt_id}/pages/{ordering}/answer", data=form)
     assert response.status_code == 422
     body = response.get_data(as_text=True)
-    assert "重ならないように順位" in body
+    assert "重ならないように順位" in body and "1位が2つの項目に付いています" in body
     assert re.search(rf'name="rank-{ids[0]}".*?<option value="1" selected', body, re.S)
     assert _answers(app, attempt_id) == before
 

@@ -14,7 +14,8 @@ from trainer.content.schema import RATING_LABELS
 from trainer.extensions import db
 from trainer.learn.forms import ActionForm, OpinionForm, raw_response
 from trainer.models import Attempt, Case, Course, FrameworkEntry, Item, Module, Point, Role
-from trainer.services import answering, content_views, certificates, fields, grading, live, mastery, opinions, player, progress, workshops
+from trainer.services import (answering, certificates, content_views, fields, grading, live, mastery, next_step, opinions,
+                               player, progress, self_rating, workshops)
 
 bp = Blueprint("learn", __name__, url_prefix="/learn")
 
@@ -44,8 +45,9 @@ def home():
     content = content_views.current()
     rows = _statuses(content)
     in_progress = sorted((r for r in rows if r.in_progress), key=lambda r: r.last_activity, reverse=True)
-    return render_template("learn/home.html", in_progress=in_progress,
-                           courses=progress.courses(current_user, rows, content.courses),
+    courses = progress.courses(current_user, rows, content.courses)
+    return render_template("learn/home.html", in_progress=in_progress, courses=courses,
+                           step=next_step.decide(current_user, rows, courses),
                            workshops=workshops.attended_by(current_user),
                            finished=sum(1 for r in rows if r.outcome.finished is not None),
                            passed=sum(1 for r in rows if r.status == "passed"), total=len(rows))
@@ -128,7 +130,9 @@ def _page_context(attempt: Attempt, index: int) -> dict:
             "version": version, "data": data, "stage": stage, "answered": len(answers),
             "total": sum(1 for p in pages if p.question),
             "point_index": content.points_of(version.data["points"]) if version else [],
-            "rating_labels": grading_labels(), "form": ActionForm()}
+            "rating_labels": grading_labels(), "form": ActionForm(),
+            "self_ratings": (self_rating.changes(pages, answers)
+                             if answer and version.type == "self_rating" and version.data.get("phase") == "after" else [])}
 
 
 def grading_labels() -> dict[str, str]:
@@ -138,7 +142,7 @@ def grading_labels() -> dict[str, str]:
 @bp.get("/attempts/<int:attempt_id>/pages/<int:index>")
 def page(attempt_id: int, index: int):
     ctx = _page_context(_own_attempt(attempt_id), index)
-    return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
+    return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, error_field=None, **ctx)
 
 
 # --- one answer, one round trip -------------------------------------------------------------
@@ -162,7 +166,7 @@ def _after_post(endpoint: str, *, anchor: str | None = None, **values):
     if endpoint != "learn.page":
         return "", 204, {URL_HEADER: url}
     ctx = _page_context(_own_attempt(values["attempt_id"]), values["index"])
-    html = render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
+    html = render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, error_field=None, **ctx)
     return html, 200, {URL_HEADER: url}
 
 
@@ -190,10 +194,19 @@ def answer(attempt_id: int, index: int):
     except grading.ResponseError as exc:
         db.session.rollback()
         ctx = _page_context(db.session.get(Attempt, attempt_id), index)
-        html = render_template("learn/player.html", token=token, error=str(exc), raw=raw, **ctx)
+        html = render_template("learn/player.html", token=token, error=str(exc), raw=raw,
+                               error_field=_error_field(exc, ctx["data"]), **ctx)
         return html, 422, {URL_HEADER: url_for("learn.page", attempt_id=attempt_id, index=index)}
     db.session.commit()
     return _after_post("learn.page", anchor="feedback", attempt_id=attempt_id, index=index)
+
+
+def _error_field(exc: grading.ResponseError, data: dict | None) -> str:
+    """The id of the answer field the error summary links to (the first option as shown)."""
+    field = exc.field or "answer-error"
+    if field.startswith("choice-") and data and data.get("choices"):
+        return f"choice-{data['choices'][0]['id']}"
+    return field
 
 
 @bp.post("/attempts/<int:attempt_id>/pages/<int:index>/next")
@@ -227,10 +240,12 @@ def done(attempt_id: int):
     pages = [p for p in content.pages.get(mod.id, ()) if p.question]
     rows = _statuses(content)
     outcome = next(r.outcome for r in rows if r.module.id == mod.id) if not mod.retired_at else None
+    courses = progress.courses(current_user, rows, content.courses)
     return render_template("learn/done.html", attempt=attempt, module=mod, pages=pages, answers=answers,
                            rating_labels=grading_labels(), outcome=outcome,
-                           courses=[c for c in progress.courses(current_user, rows, content.courses)
-                                    if mod.id in c.course.module_ids],
+                           courses=[c for c in courses if mod.id in c.course.module_ids],
+                           step=next_step.decide(current_user, rows, courses),
+                           self_ratings=self_rating.changes(pages, answers),
                            form=ActionForm())
 
 
@@ -278,11 +293,14 @@ def opinion():
 @bp.get("/courses/<course_id>")
 def course(course_id: str):
     crs = db.get_or_404(Course, course_id)
-    status = next((c for c in progress.courses(current_user) if c.course.id == crs.id), None)
+    rows = progress.statuses(current_user)
+    courses = progress.courses(current_user, rows)
+    status = next((c for c in courses if c.course.id == crs.id), None)
     if status is None:
         abort(404)
     cert = next((c for c in certificates.of_user(current_user) if c.course_id == crs.id), None)
-    return render_template("learn/course.html", status=status, certificate=cert, form=ActionForm())
+    return render_template("learn/course.html", status=status, certificate=cert, form=ActionForm(),
+                           step=next_step.decide(current_user, rows, courses))
 
 
 @bp.post("/courses/<course_id>/certificate")
@@ -290,14 +308,15 @@ def issue_certificate(course_id: str):
     crs = db.get_or_404(Course, course_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    back = safe_next(request.form.get("next")) or url_for("learn.course", course_id=crs.id)
     try:
         cert = certificates.issue(current_user, crs)
     except certificates.CertificateError as exc:
         flash(str(exc), "error")
-        return redirect(url_for("learn.course", course_id=crs.id))
+        return redirect(back)
     db.session.commit()
-    flash(f"修了証を発行しました。確認番号は {cert.code} です。", "success")
-    return redirect(url_for("learn.course", course_id=crs.id))
+    flash(f"修了証を発行しました。確認番号は {cert.code} です。すぐ下の「修了証（PDF）をダウンロード」から保存できます。", "success")
+    return redirect(back)
 
 
 @bp.get("/certificates/<code>.pdf")
