@@ -92,6 +92,10 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "PASSWORD_HASH_METHOD": _env("PASSWORD_HASH_METHOD", "scrypt"),
+        # the public address of the site (certificate QR codes point there); empty: the request's host
+        "PUBLIC_URL": _env("PUBLIC_URL", ""),
+        # the issuer line printed on certificates (e.g. 〇〇県 ひきこもり地域支援センター)
+        "CERTIFICATE_ISSUER": _env("CERTIFICATE_ISSUER", "ひきこもり支援 研修 運営事務局"),
     }
     config.update(overrides)
     return config
