@@ -70,7 +70,7 @@ LONGEST = {
 
 
 @pytest.mark.parametrize("case", ["longest", "shortest", "latin"])
-def test_nothing_overlaps_and_everything_is_on_the_page(app, small_content, tmp_path, case):
+def test_nothing_overlaps_and_everything_is_on_the_page(app, small_content, tmp_path, monkeypatch, case):
     points = _all_points(app)
     assert len(points) >= 47
     values = {"longest": dict(LONGEST, points=points),
@@ -78,7 +78,7 @@ def test_nothing_overlaps_and_everything_is_on_the_page(app, small_content, tmp_
               "latin": {"name": "Alexandra-Victoria Montgomery-Smithson " * 2, "org": "NPO法人 Hikikomori Support Network " * 5,
                         "course": "Basic course " * 20, "points": points}}[case]
     with app.test_request_context("/"):
-        app.config["PUBLIC_URL"] = PUBLIC
+        monkeypatch.setitem(app.config, "PUBLIC_URL", PUBLIC)
         cert = _certificate(app, name=values["name"], org=values["org"], course=values["course"], points=values["points"])
         pdf = certificates.render_pdf(cert, certificates.verify_url(cert.code), issuer="藤沢市 ひきこもり地域支援センター")
     words = _words(pdf, tmp_path)
@@ -101,11 +101,11 @@ def test_nothing_overlaps_and_everything_is_on_the_page(app, small_content, tmp_
     assert "発行者藤沢市ひきこもり地域支援センター" in lines
 
 
-def test_the_qr_code_encodes_the_verification_page_on_the_public_url(app, small_content, tmp_path):
+def test_the_qr_code_encodes_the_verification_page_on_the_public_url(app, small_content, tmp_path, monkeypatch):
     if shutil.which("pdftoppm") is None:
         pytest.fail("pdftoppm (poppler-utils) is required")
     with app.test_request_context("/", base_url="http://10.0.0.5:8000"):
-        app.config["PUBLIC_URL"] = PUBLIC + "/"
+        monkeypatch.setitem(app.config, "PUBLIC_URL", PUBLIC + "/")
         cert = _certificate(app, name="山田 花子", org="藤沢市", course="基礎コース", points=_all_points(app))
         url = certificates.verify_url(cert.code)
         pdf = certificates.render_pdf(cert, url)
@@ -126,7 +126,26 @@ def test_the_qr_code_encodes_the_verification_page_on_the_public_url(app, small_
     assert min(quiet) > 200  # a white quiet zone around the code
 
 
-def test_without_a_public_url_the_request_host_is_used(app, small_content):
+def test_without_a_public_url_the_request_host_is_used(app, small_content, monkeypatch):
     with app.test_request_context("/", base_url="https://trainer.example.jp"):
-        app.config["PUBLIC_URL"] = ""
+        monkeypatch.setitem(app.config, "PUBLIC_URL", "")
         assert certificates.verify_url("ABCD-EFGH-JKLM") == "https://trainer.example.jp/verify/ABCD-EFGH-JKLM"
+
+
+def test_the_verification_page_shows_the_issue_date_and_issuer(app, small_content, monkeypatch):
+    monkeypatch.setitem(app.config, "CERTIFICATE_ISSUER", "藤沢市 ひきこもり地域支援センター")
+    with app.app_context():
+        cert = _certificate(app, name="山田 花子", org="藤沢市", course="基礎コース", points=_all_points(app)[:2])
+        from trainer.models import Role, User
+        from trainer.services import accounts, orgs
+        orgs.seed_jurisdictions()
+        user = accounts.create_user(login_id="cert-holder", display_name="山田 花子", organization=orgs.by_code("140007"),
+                                    password="Lantern-river-83", roles=[Role.TRAINEE])
+        cert.user_id = user.id
+        db.session.add(cert)
+        db.session.commit()
+        code, issued, completed = cert.code, cert.issued_at, cert.completed_on
+    body = app.test_client().get(f"/verify/{code}").get_data(as_text=True)
+    assert f"<dt>発行日</dt><dd>{certificates.japanese_date(issued)}</dd>" in body
+    assert f"<dt>修了日</dt><dd>{certificates.japanese_date(completed)}</dd>" in body
+    assert "<dt>発行者</dt><dd>藤沢市 ひきこもり地域支援センター</dd>" in body
