@@ -208,25 +208,29 @@ def test_live_answers_count_in_progress_and_mastery(app, people):
 
 
 def test_wall_moderation(app, people):
+    """The wall is opt-in: the facilitator opens it for the question, the author consents per post,
+    and a post reaches the projector only when the facilitator shows it (docs/live.md)."""
     facilitator, participants, wid, sid = _live(app, people)
     reflection = next(i for i, t, _ in _pages(app) if t == "reflection")
     _act(facilitator, sid, "goto", page=reflection)
+    _act(facilitator, sid, "wall_open")
     _act(facilitator, sid, "open")
     participants[0].get(f"/live/{sid}")
     participants[1].get(f"/live/{sid}")
-    participants[0].post(f"/live/{sid}/answer", data={"token": "r0", "text": "家族の疲れにも目を向けたい"})
-    participants[1].post(f"/live/{sid}/answer", data={"token": "r1", "text": "<b>不適切な書き込み</b>"})
-    assert len(facilitator.get(f"/facilitate/live/{sid}/stats.json").get_json()["wall"]) == 2
+    participants[0].post(f"/live/{sid}/answer", data={"token": "r0", "text": "家族の疲れにも目を向けたい", "to_wall": "1"})
+    participants[1].post(f"/live/{sid}/answer", data={"token": "r1", "text": "<b>不適切な書き込み</b>", "to_wall": "1"})
+    assert facilitator.get(f"/facilitate/live/{sid}/stats.json").get_json()["wall"] == []  # queued, not shown
     with app.app_context():
-        bad = db.session.scalar(select(Answer.id).where(Answer.token == "r1"))
-    assert facilitator.post(f"/facilitate/live/{sid}/wall/{bad}", data={"hidden": "1"}).status_code == 302
+        good, bad = (db.session.scalar(select(Answer.id).where(Answer.token == t)) for t in ("r0", "r1"))
+    assert facilitator.post(f"/facilitate/live/{sid}/wall/{good}", data={"state": "shown"}).status_code == 302
+    assert facilitator.post(f"/facilitate/live/{sid}/wall/{bad}", data={"state": "hidden"}).status_code == 302
     wall = facilitator.get(f"/facilitate/live/{sid}/stats.json").get_json()["wall"]
     assert wall == ["家族の疲れにも目を向けたい"]
     _act(facilitator, sid, "reveal")
     panel = participants[0].get(f"/live/{sid}/panel").get_data(as_text=True)
     assert "家族の疲れにも目を向けたい" in panel and "不適切な書き込み" not in panel
     control = facilitator.get(f"/facilitate/live/{sid}").get_data(as_text=True)
-    assert "&lt;b&gt;不適切な書き込み&lt;/b&gt;" in control and "表示に戻す" in control  # escaped, never HTML
+    assert "&lt;b&gt;不適切な書き込み&lt;/b&gt;" in control and "映すのをやめる" in control  # escaped, never HTML
 
 
 def test_dashboard_and_exported_record(app, people):

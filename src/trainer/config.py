@@ -104,6 +104,8 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # reviewers' mastery summary: rebuilt by a thread per process (0: when read; mastery_refresh.py)
         "MASTERY_REFRESH_SECONDS": float(_env("MASTERY_REFRESH_SECONDS", "10")),
         "MASTERY_REFRESH_BATCH": int(_env("MASTERY_REFRESH_BATCH", "5000")),
+        # the issuer line printed on certificates (e.g. 〇〇県 ひきこもり地域支援センター)
+        "CERTIFICATE_ISSUER": _env("CERTIFICATE_ISSUER", "ひきこもり支援 研修 運営事務局"),
     }
     config.update(overrides)
     return config

@@ -16,8 +16,10 @@ from trainer.extensions import db
 from trainer.navigation import leaves_a_trace
 from trainer.facilitate.forms import InviteForm, WorkshopForm
 from trainer.learn.forms import ActionForm
-from trainer.models import LiveSession, Module, Role, Workshop
-from trainer.services import audit, cohort, fields, live, player, progress, spreadsheets, walkins, workshops
+from sqlalchemy import select
+
+from trainer.models import Attempt, LiveSession, Module, Point, Role, Workshop
+from trainer.services import audit, cohort, fields, live, player, progress, spreadsheets, walkins, wareki, workshops
 from trainer.dates import JST, utcnow
 
 bp = Blueprint("facilitate", __name__, url_prefix="/facilitate")
@@ -158,8 +160,17 @@ def _live_context(session: LiveSession, ws: Workshop, include_hidden: bool) -> d
     data = player.presented(version.data, session.seed, page.question.key) if version else None  # the room's order
     stage = next((s for s in module.case.stages if s.key == page.step.stage_key), None) if module.case else None
     return {"session": session, "workshop": ws, "module": module, "pages": pages, "page": page, "version": version,
-            "data": data,
+            "data": data, "titles": live.page_titles(module, pages), "point_titles": _point_titles(version),
+            "wall_labels": live.WALL_LABELS,
             "stage": stage, "stats": live.stats(session, include_hidden=include_hidden), "form": ActionForm()}
+
+
+def _point_titles(version) -> dict[str, str]:
+    """Point names for a self-rating (the projector says 「本人の意思の尊重」, not a bare P01)."""
+    if version is None or version.type != "self_rating":
+        return {}
+    ids = version.data.get("points", [])
+    return dict(db.session.execute(select(Point.id, Point.title).where(Point.id.in_(ids))).all())
 
 
 @bp.get("/live/<int:session_id>")
@@ -181,7 +192,7 @@ def stats_json(session_id: int):
     return jsonify(version=session.version, page=session.page, open=session.question_open,
                    revealed=session.revealed, ended=session.ended_at is not None, joined=result.joined,
                    answered=result.answered, counts=result.counts, ordering=result.ordering,
-                   ratings=result.ratings, wall=[text for _, text, hidden in result.wall if not hidden])
+                   ratings=result.ratings, wall=[text for _, text, state in result.wall if state == live.WALL_SHOWN])
 
 
 @bp.get("/live/<int:session_id>/end")
@@ -215,6 +226,8 @@ def action(session_id: int):
     name = request.form.get("action", "")
     if name == "end" and request.form.get("confirmed") != "1":
         return redirect(url_for("facilitate.confirm_end", session_id=session_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
     target = {"next": session.page + 1, "prev": session.page - 1}.get(name, request.form.get("page", type=fields.int_arg))
     try:
         live.change(session, "goto" if name in ("next", "prev", "goto") else name, target)
@@ -225,14 +238,18 @@ def action(session_id: int):
         db.session.commit()
     if name == "end":
         return redirect(url_for("facilitate.debrief", session_id=session_id))
-    return redirect(url_for("facilitate.control", session_id=session_id))
+    # back to the controls, not to the top of the page (the facilitator's next tap is right there)
+    anchor = "wall" if name in ("wall_open", "wall_close") else "controls"
+    return redirect(url_for("facilitate.control", session_id=session_id, _anchor=anchor))
 
 
 @bp.post("/live/<int:session_id>/wall/<int:answer_id>")
 def moderate(session_id: int, answer_id: int):
     session, _ = _session(session_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
     try:
-        live.hide(session, answer_id, hidden=request.form.get("hidden", "1") == "1")
+        live.moderate(session, answer_id, request.form.get("state", ""))
     except live.LiveError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -244,8 +261,11 @@ def moderate(session_id: int, answer_id: int):
 @bp.get("/live/<int:session_id>/debrief")
 def debrief(session_id: int):
     session, ws = _session(session_id)
-    return render_template("facilitate/debrief.html", session=session, workshop=ws,
-                           rows=cohort.session_questions(session))
+    module = db.session.get(Module, session.module_id)
+    return render_template("facilitate/debrief.html", session=session, workshop=ws, module=module,
+                           items=live.debrief(session),
+                           before_after=cohort.before_after([module], Attempt.live_session_id == session.id),
+                           wareki=wareki.to_wareki, JST=JST)
 
 
 @bp.get("/workshops/<int:workshop_id>/dashboard")

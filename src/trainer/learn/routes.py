@@ -324,8 +324,7 @@ def certificate_pdf(code: str):
     cert = certificates.find(code)
     if cert is None or cert.user_id != current_user.id:
         abort(404)
-    verify = url_for("main.verify", code=cert.code, _external=True)
-    data = certificates.render_pdf(cert, verify)
+    data = certificates.render_pdf(cert, certificates.verify_url(cert.code))
     return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"certificate-{cert.code}.pdf")
 

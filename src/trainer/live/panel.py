@@ -26,6 +26,7 @@ class Shared:
     pages: int
     question_id: int | None
     version_id: int | None
+    question_type: str | None
     top: Markup
     prompt: Markup
     fields: Markup
@@ -51,14 +52,14 @@ def _render_shared(session: LiveSession) -> Shared:
     stage = next((s for s in module.case.stages if s.key == page.step.stage_key), None) if module.case else None
     top = Markup(render_template("live/_top.html", session=session, page=page, pages=pages, stage=stage))
     if page.question is None:
-        return Shared(page.index, len(pages), None, None, top, Markup(""), Markup(""), Markup(""), Markup(""))
+        return Shared(page.index, len(pages), None, None, None, top, Markup(""), Markup(""), Markup(""), Markup(""))
     version = page.question.current_version
     data = player.presented(version.data, session.seed, page.question.key)  # one order for the whole room
     ctx = {"version": version, "data": data, "error": None, "raw": {}, "rating_labels": RATING_LABELS,
            "point_index": _points(version.data["points"])}
-    wall = live.stats(session).wall if session.revealed and version.type == "reflection" else []
+    wall = live.stats(session).wall if version.type == "reflection" else []  # shown posts only
     return Shared(
-        page.index, len(pages), page.question.id, version.id, top,
+        page.index, len(pages), page.question.id, version.id, version.type, top,
         Markup(version.data["prompt_html"]), Markup(render_template("learn/_answer_fields.html", **ctx)),
         Markup(render_template("live/_reveal.html", **ctx)), Markup(render_template("live/_wall.html", wall=wall)),
     )

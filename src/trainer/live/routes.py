@@ -85,7 +85,7 @@ def answer(session_id: int):
     version = player.version_data(part.question_id, request.form.get("version", type=fields.int_arg))
     raw = raw_response(request.form, version.type, version.data)
     try:
-        live.submit(session, attempt, raw, token, version.id)
+        live.submit(session, attempt, raw, token, version.id, to_wall=request.form.get("to_wall") == "1")
     except (grading.ResponseError, live.LiveError) as exc:
         db.session.rollback()
         return panels.render(session, attempt.id, token=token, error=str(exc), raw=raw), 422

@@ -59,6 +59,9 @@ class Answer(db.Model):
     score: Mapped[float | None] = mapped_column(Float)
     rating: Mapped[str | None] = mapped_column(String(16))
     hidden: Mapped[bool] = mapped_column(default=False)
+    #: the reflection wall (docs/live.md): none = not offered by its author; queued = offered, waiting
+    #: for the facilitator; shown = on the projector (anonymous); hidden = offered but taken off / not shown
+    wall: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

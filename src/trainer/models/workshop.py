@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer.extensions import db
@@ -78,6 +79,10 @@ class LiveSession(db.Model):
     page: Mapped[int] = mapped_column(default=0)
     question_open: Mapped[bool] = mapped_column(default=False)
     revealed: Mapped[bool] = mapped_column(default=False)
+    #: the current question was open and is now closed (a latecomer is told so, not asked to wait)
+    question_closed: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    #: the facilitator opened the reflection wall for the current question (opt-in, per question)
+    wall_open: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     version: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

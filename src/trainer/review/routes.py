@@ -179,7 +179,7 @@ def certificates_zip(unit_id: int):
     _audit("review.certificates", unit.name, scope, cat, parsed.filters)
 
     def render(cert) -> bytes:
-        return certificates.render_pdf(cert, url_for("main.verify", code=cert.code, _external=True))
+        return certificates.render_pdf(cert, certificates.verify_url(cert.code))
 
     body = stream_with_context(exports.certificate_zip(reports.certificates_for(scope, unit.id, parsed.filters), render))
     produced = exports.conditions("records", scope, parsed.filters, cat, utcnow())
@@ -197,6 +197,6 @@ def certificate_pdf(code: str):
     if cert is None:
         abort(404)
     _audit("review.certificate", f"{cert.holder_name} {cert.code}", scope, cat, review.Filters())
-    data = certificates.render_pdf(cert, url_for("main.verify", code=cert.code, _external=True))
+    data = certificates.render_pdf(cert, certificates.verify_url(cert.code))
     return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"certificate-{cert.code}.pdf")

@@ -16,11 +16,15 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from trainer.extensions import db
-from trainer.models import Answer, Attempt, LiveSession, Module, User, Workshop, WorkshopParticipant
+from trainer.content.schema import QUESTION_TYPE_LABELS
+from trainer.models import Answer, Attempt, LiveSession, Module, Point, User, Workshop, WorkshopParticipant
 from trainer.dates import utcnow
 from trainer.services import answering, player, sessions, unique
 
-ACTIONS = ("goto", "open", "close", "reveal", "end")
+ACTIONS = ("goto", "open", "close", "reveal", "wall_open", "wall_close", "end")
+#: a post's wall state (answers.wall): not offered / offered, waiting / on the wall / taken off
+WALL_NONE, WALL_QUEUED, WALL_SHOWN, WALL_HIDDEN = "none", "queued", "shown", "hidden"
+WALL_LABELS = {WALL_QUEUED: "確認待ち", WALL_SHOWN: "投影中", WALL_HIDDEN: "投影しない"}
 _VERSION = select(LiveSession.version, LiveSession.ended_at).where(
     LiveSession.id == bindparam("sid"),
     select(WorkshopParticipant.id).where(WorkshopParticipant.workshop_id == LiveSession.workshop_id,
@@ -82,12 +86,18 @@ def change(session: LiveSession, action: str, page: int | None = None) -> None:
     if action == "goto":
         if page is None or not 0 <= page < len(pages):
             raise LiveError("そのページはありません。")
-        values |= {"page": page, "question_open": False, "revealed": False}
+        values |= {"page": page, "question_open": False, "revealed": False, "question_closed": False, "wall_open": False}
     elif action in ("open", "close", "reveal"):
         if pages[session.page].question is None:
             raise LiveError("このページには問いがありません。")
-        values |= {"open": {"question_open": True, "revealed": False}, "close": {"question_open": False},
-                   "reveal": {"question_open": False, "revealed": True}}[action]
+        values |= {"open": {"question_open": True, "revealed": False, "question_closed": False},
+                   "close": {"question_open": False, "question_closed": True},
+                   "reveal": {"question_open": False, "revealed": True, "question_closed": True}}[action]
+    elif action in ("wall_open", "wall_close"):
+        question = pages[session.page].question
+        if question is None or question.type != "reflection":
+            raise LiveError("振り返りの壁は、振り返り（記述）の問いでだけ使えます。")
+        values |= {"wall_open": action == "wall_open"}
     elif action == "end":
         values |= {"question_open": False, "ended_at": utcnow()}
     else:
@@ -139,14 +149,26 @@ def participant_attempt(session: LiveSession, user: User) -> Attempt:
     raise LiveError("参加の記録に失敗しました。もう一度お試しください。")
 
 
-def submit(session: LiveSession, attempt: Attempt, raw: dict[str, Any], token: str, version_id: int | None) -> bool:
-    """Store a live answer (once) while the question is open."""
+def submit(session: LiveSession, attempt: Attempt, raw: dict[str, Any], token: str, version_id: int | None,
+           to_wall: bool = False) -> bool:
+    """Store a live answer (once) while the question is open. A reflection goes to the wall's
+    moderation queue only when the facilitator opened the wall for this question AND its author
+    ticked the consent box for this post (``to_wall``); it is shown only when a facilitator shows it."""
     if session.ended_at is not None or not session.question_open:
         raise LiveError("この問いの回答は締め切られました。")
     row = answering.load_attempt(attempt.id, attempt.user_id)
     version, total = answering.page_version(row, session.page, version_id, paced=True)
     created = answering.answer(row, session.page, version, total, raw, token)
+    if created and to_wall and session.wall_open and version.type == "reflection":
+        db.session.execute(update(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == version.question_id,
+                                                Answer.wall == WALL_NONE).values(wall=WALL_QUEUED))
+        _bump(session)
     return created
+
+
+def _bump(session: LiveSession) -> None:
+    db.session.execute(update(LiveSession).where(LiveSession.id == session.id).values(version=LiveSession.version + 1))
+    db.session.expire(session)
 
 
 @dataclass
@@ -157,18 +179,21 @@ class Stats:
     answered: int
     question_type: str | None
     counts: dict[str, int] = field(default_factory=dict)
-    wall: list[tuple[int, str, bool]] = field(default_factory=list)  # (answer id, text, hidden)
+    wall: list[tuple[int, str, str]] = field(default_factory=list)  # (answer id, text, wall state)
+    private: int = 0  # reflections not offered for the wall (kept in the record only)
     ratings: dict[str, float] = field(default_factory=dict)
     ordering: dict[str, float] = field(default_factory=dict)  # mean rank per item
 
 
 def stats(session: LiveSession, include_hidden: bool = False) -> Stats:
+    """The current question's anonymous figures. The wall holds shown posts only, unless
+    ``include_hidden`` (the facilitator's moderation view): then every post offered for the wall."""
     page = player.pages(db.session.get(Module, session.module_id))[session.page]
     joined = db.session.scalar(select(func.count()).select_from(Attempt).where(Attempt.live_session_id == session.id))
     if page.question is None:
         return Stats(joined, 0, None)
     rows = db.session.execute(
-        select(Answer.id, Answer.response, Answer.hidden).join(Attempt, Attempt.id == Answer.attempt_id)
+        select(Answer.id, Answer.response, Answer.wall).join(Attempt, Attempt.id == Answer.attempt_id)
         .where(Attempt.live_session_id == session.id, Answer.question_id == page.question.id)
         .order_by(Answer.id)).all()
     result = Stats(joined, len(rows), page.question.type)
@@ -180,7 +205,7 @@ def _tally(result: Stats, rows, include_hidden: bool) -> None:
     counts: Counter = Counter()
     ranks: dict[str, list[int]] = {}
     ratings: dict[str, list[int]] = {}
-    for answer_id, response, hidden in rows:
+    for answer_id, response, wall in rows:
         if result.question_type == "single":
             counts[response["choice"]] += 1
         elif result.question_type == "multiple":
@@ -188,8 +213,11 @@ def _tally(result: Stats, rows, include_hidden: bool) -> None:
         elif result.question_type == "ordering":
             for rank, cid in enumerate(response["order"], start=1):
                 ranks.setdefault(cid, []).append(rank)
-        elif result.question_type == "reflection" and (include_hidden or not hidden):
-            result.wall.append((answer_id, response["text"], hidden))
+        elif result.question_type == "reflection":
+            if wall == WALL_SHOWN or (include_hidden and wall in (WALL_QUEUED, WALL_HIDDEN)):
+                result.wall.append((answer_id, response["text"], wall))
+            elif wall == WALL_NONE:
+                result.private += 1
         elif result.question_type == "self_rating":
             for point, value in response["ratings"].items():
                 ratings.setdefault(point, []).append(value)
@@ -198,17 +226,94 @@ def _tally(result: Stats, rows, include_hidden: bool) -> None:
     result.ratings = {p: round(sum(v) / len(v), 2) for p, v in ratings.items()}
 
 
-def hide(session: LiveSession, answer_id: int, hidden: bool = True) -> None:
-    """Moderate the anonymous wall: hide (or show again) one reflection of this session."""
+def moderate(session: LiveSession, answer_id: int, state: str) -> None:
+    """Show a post on the wall or take it off. Only posts their authors offered for the wall can be
+    shown: a reflection kept private never reaches the projector, whoever asks."""
+    if state not in (WALL_SHOWN, WALL_HIDDEN):
+        raise LiveError("その操作はできません。")
     answer = db.session.get(Answer, answer_id)
     attempt = db.session.get(Attempt, answer.attempt_id) if answer else None
-    if attempt is None or attempt.live_session_id != session.id:
-        raise LiveError("その投稿はこのライブ進行のものではありません。")
-    answer.hidden = hidden
-    db.session.execute(update(LiveSession).where(LiveSession.id == session.id)
-                       .values(version=LiveSession.version + 1))
+    if attempt is None or attempt.live_session_id != session.id or answer.wall == WALL_NONE:
+        raise LiveError("その投稿はこのライブ進行の、壁への掲載に同意された投稿ではありません。")
+    answer.wall = state
+    _bump(session)
+
+
+def shown_wall(session: LiveSession) -> dict[int, list[str]]:
+    """Per question: the texts shown on this session's wall, in the order they were written."""
+    rows = db.session.execute(
+        select(Answer.question_id, Answer.response).join(Attempt, Attempt.id == Answer.attempt_id)
+        .where(Attempt.live_session_id == session.id, Answer.wall == WALL_SHOWN).order_by(Answer.id)).all()
+    out: dict[int, list[str]] = {}
+    for question_id, response in rows:
+        out.setdefault(question_id, []).append(response["text"])
+    return out
 
 
 def sessions_of(workshop: Workshop) -> list[LiveSession]:
     stmt = select(LiveSession).where(LiveSession.workshop_id == workshop.id).order_by(LiveSession.started_at.desc())
     return list(db.session.scalars(stmt))
+
+
+def page_titles(module: Module, pages: list[player.Page]) -> list[str]:
+    """What the facilitator's page selector and the debrief call each page: the scene's title and the
+    question's number and kind, never an internal ID (場面1「電話での相談」・問い2 選択)."""
+    stages = {s.key: (n, s.title) for n, s in enumerate(module.case.stages, start=1)} if module.case else {}
+    titles, number = [], 0
+    for page in pages:
+        n, title = stages.get(page.step.stage_key or "", (None, None))
+        scene = f"場面{n}「{title}」" if title else f"ステップ{page.step.position + 1}"
+        if page.question is None:
+            titles.append(f"{scene}・説明")
+        else:
+            number += 1
+            titles.append(f"{scene}・問い{number} {QUESTION_TYPE_LABELS.get(page.question.type, '')}".rstrip())
+    return titles
+
+
+@dataclass
+class DebriefItem:
+    """One question of a live session, as the debrief shows it."""
+
+    title: str
+    question_type: str
+    data: dict[str, Any]
+    answered: int
+    counts: dict[str, int]
+    group_order: list[tuple[str, float]]  # (item text, mean rank), the group's order (best first)
+    ratings: list[tuple[str, str, float]]  # (point id, point title, mean)
+    wall: list[str]  # the texts shown on the wall
+    points: list[Point]
+
+
+def debrief(session: LiveSession) -> list[DebriefItem]:
+    """Every question of the session: the anonymous figures, the group's order, the self-rating
+    means and the reflections that were shown on the wall (and only those)."""
+    module = db.session.get(Module, session.module_id)
+    pages = player.pages(module)
+    titles = page_titles(module, pages)
+    shown = shown_wall(session)
+    questions = [p for p in pages if p.question is not None]
+    rows = db.session.execute(
+        select(Answer.question_id, Answer.id, Answer.response, Answer.wall).join(Attempt, Attempt.id == Answer.attempt_id)
+        .where(Attempt.live_session_id == session.id, Answer.question_id.in_([p.question.id for p in questions]))
+        .order_by(Answer.id)).all() if questions else []
+    by_question: dict[int, list] = {}
+    for question_id, *rest in rows:
+        by_question.setdefault(question_id, []).append(tuple(rest))
+    point_rows = {p.id: p for p in db.session.scalars(select(Point))}
+    items = []
+    for page in questions:
+        version = page.question.current_version
+        data = player.presented(version.data, session.seed, page.question.key)
+        tally = Stats(0, len(by_question.get(page.question.id, [])), version.type)
+        _tally(tally, by_question.get(page.question.id, []), False)
+        texts = {c["id"]: c["text"] for c in data.get("choices", [])}
+        order = sorted(tally.ordering.items(), key=lambda kv: (kv[1], kv[0]))
+        items.append(DebriefItem(
+            titles[page.index], version.type, data, tally.answered, tally.counts,
+            [(texts.get(cid, cid), mean) for cid, mean in order],
+            [(p, point_rows[p].title if p in point_rows else "", tally.ratings[p]) for p in data.get("points", [])
+             if p in tally.ratings] if version.type == "self_rating" else [],
+            shown.get(page.question.id, []), [point_rows[p] for p in version.data.get("points", []) if p in point_rows]))
+    return items

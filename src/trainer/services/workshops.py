@@ -13,6 +13,7 @@ from trainer.extensions import db
 from trainer.models import (
     Module, Organization, Role, User, UserRole, Workshop, WorkshopFacilitator, WorkshopModule, WorkshopParticipant,
 )
+from trainer.dates import utcnow
 from trainer.services import accounts, audit, fields, orgs, unique
 
 #: Join codes: 8 characters without look-alikes (0/O, 1/I) — 32**8, about 10**12 codes — shown and
@@ -130,6 +131,8 @@ def _check(data: WorkshopInput) -> None:
         raise WorkshopError(problem)
     if data.ends_at <= data.starts_at:
         raise WorkshopError("終了日時は開始日時より後にしてください。")
+    if data.ends_at <= utcnow():
+        raise WorkshopError("終了日時がすでに過ぎています。これから開く研修会の日時を入力してください。")
     if not data.module_ids:
         raise WorkshopError("使うモジュールを1つ以上選んでください。")
     known = set(db.session.scalars(select(Module.id).where(Module.id.in_(data.module_ids), Module.retired_at.is_(None))))
