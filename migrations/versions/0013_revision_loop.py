@@ -58,10 +58,10 @@ def _refuse_data_loss() -> None:
     if context.get_x_argument(as_dictionary=True).get("force") == "1":
         return
     bind = op.get_bind()
-    found = [str(loss) for loss in losses(bind, (), {"opinions": ADDED})]
+    found = [f"テーブル opinions の列 {loss}" for loss in losses(bind, (), {"opinions": ADDED})]
     worked = bind.execute(sa.text("SELECT count(*) FROM opinions WHERE status <> 'open'")).scalar_one()
     if worked:
-        found.append(f"opinions.status（対応状況のついた意見 {worked} 行）")
+        found.append(f"テーブル opinions の列 opinions.status（対応状況のついた意見 {worked} 行）")
     if found:
         raise MigrationRefused(
             f"リビジョン 0013_revision_loop から戻すと、次のデータが失われます: {'、'.join(found)}"
