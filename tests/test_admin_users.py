@@ -301,9 +301,9 @@ def test_setup_demo_twice_creates_the_demo_accounts_once(app, runner, monkeypatc
     first = runner.invoke(args=["setup", "--demo"])
     assert first.exit_code == 0, first.output
     passwords = dict(re.findall(r"^\s+(demo-[a-z]+)\s+(\S+)", first.output, re.M))
-    assert set(passwords) == {"demo-trainee", "demo-facilitator", "demo-reviewer", "demo-admin"}
+    assert set(passwords) == {"demo-trainee", "demo-facilitator", "demo-reviewer", "demo-admin", "demo-editor"}
     count = user_count(app)
-    assert count == 4
+    assert count == 5
     assert get_user(app, "demo-reviewer").reviewer_scope_id() == org_id(app, "140007")
 
     second = runner.invoke(args=["setup", "--demo"])
@@ -313,7 +313,7 @@ def test_setup_demo_twice_creates_the_demo_accounts_once(app, runner, monkeypatc
     assert user_count(app) == count
     assert len(imports) == 2
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.create")) == 4
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.create")) == 5
 
     c = app.test_client()
     assert c.post("/auth/login", data={"login_id": "demo-admin", "password": passwords["demo-admin"]}).status_code == 302

@@ -18,6 +18,11 @@ def is_admin(user: User) -> bool:
     return user.is_authenticated and user.has_role(Role.ADMIN)
 
 
+def can_edit_content(user: User) -> bool:
+    """教材担当: item statistics, opinions and revision sheets (no personal records)."""
+    return user.is_authenticated and user.has_role(Role.EDITOR)
+
+
 def can_learn(user: User) -> bool:
     return user.is_authenticated and user.has_role(Role.TRAINEE)
 
@@ -55,6 +60,7 @@ ROLE_CHECKS = {
     Role.FACILITATOR: can_facilitate,
     Role.REVIEWER: can_review,
     Role.ADMIN: is_admin,
+    Role.EDITOR: can_edit_content,
 }
 
 

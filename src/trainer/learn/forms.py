@@ -22,6 +22,7 @@ class OpinionForm(JapaneseForm):
     case_id = HiddenField()
     point_id = HiddenField()
     module_id = HiddenField()
+    question_id = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$", message="画面を開き直してから送ってください。")])
     #: a new value each time the form is shown: the same form sent twice records one opinion
     client_token = HiddenField(default=lambda: secrets.token_hex(16),
                                validators=[Optional(), Regexp(r"^[0-9a-f]{32}$", message="画面を開き直してから送ってください。")])

@@ -132,7 +132,9 @@ def _page_context(attempt: Attempt, index: int) -> dict:
             "point_index": content.points_of(version.data["points"]) if version else [],
             "rating_labels": grading_labels(), "form": ActionForm(),
             "self_ratings": (self_rating.changes(pages, answers)
-                             if answer and version.type == "self_rating" and version.data.get("phase") == "after" else [])}
+                             if answer and version.type == "self_rating" and version.data.get("phase") == "after" else []),
+            "opinion_form": OpinionForm(case_id=mod.case_id or "", module_id=mod.id,
+                                        question_id=str(page.question.id)) if page.question else None}
 
 
 def grading_labels() -> dict[str, str]:
@@ -279,7 +281,8 @@ def opinion():
         try:
             opinions.add(current_user, form.body.data, case_id=form.case_id.data or None,
                          point_id=form.point_id.data or None, module_id=form.module_id.data or None,
-                         client_token=form.client_token.data or None)
+                         client_token=form.client_token.data or None,
+                         question_id=int(form.question_id.data) if form.question_id.data else None)
         except opinions.OpinionError as exc:
             flash(str(exc), "error")
         else:
@@ -288,6 +291,15 @@ def opinion():
     else:
         flash("；".join(e for errs in form.errors.values() for e in errs), "error")
     return redirect(safe_next(target) or url_for("learn.home"))
+
+
+@bp.get("/opinions")
+def my_opinions():
+    """The trainee's own opinions, with their status and the editors' replies."""
+    cases, points, questions = opinions.titles()
+    return render_template("learn/opinions.html", rows=opinions.of_user(current_user),
+                           status_labels=opinions.STATUS_LABELS,
+                           label=lambda o: opinions.target_label(o, cases, points))
 
 
 @bp.get("/courses/<course_id>")

@@ -99,6 +99,16 @@ class Opinion(db.Model):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     client_token: Mapped[str | None] = mapped_column(String(32))
+    # --- the editors' workflow (意見照会, services/opinions.py: STATUS_LABELS) ---
+    #: the question whose feedback page it was sent from (None: on a case or point as a whole)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open", index=True)
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    tags: Mapped[list[str] | None] = mapped_column(JSON)
+    #: the content release that answered it (反映済)
+    resolved_release_id: Mapped[int | None] = mapped_column(ForeignKey("content_releases.id"))
 
 
 class PointMastery(db.Model):

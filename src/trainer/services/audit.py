@@ -28,6 +28,8 @@ ACTION_LABELS = {
     "org.import": "市区町村取り込み",
     "content.import": "教材取り込み",
     "opinions.export": "意見の書き出し",
+    "opinion.update": "意見への対応（教材担当）",
+    "editor.export": "項目統計・改訂シートの書き出し（教材担当）",
     "certificate.issue": "修了証の発行",
     "review.list.view": "受講者一覧の閲覧（閲覧者）",
     "review.record.view": "受講記録の閲覧（閲覧者）",

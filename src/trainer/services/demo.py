@@ -15,6 +15,7 @@ DEMO_ACCOUNTS = (
     ("demo-facilitator", "進行 太郎", "しんこう たろう", (Role.FACILITATOR, Role.TRAINEE)),
     ("demo-reviewer", "神奈川 審査", "かながわ しんさ", (Role.REVIEWER,)),
     ("demo-admin", "管理 一郎", "かんり いちろう", (Role.ADMIN,)),
+    ("demo-editor", "教材 編集", "きょうざい へんしゅう", (Role.EDITOR,)),
 )
 
 
@@ -46,7 +47,7 @@ def create_demo_accounts() -> list[tuple[str, str, str]]:
         if accounts.login_exists(login_id):
             continue
         password = accounts.generate_password()
-        org = scope if Role.REVIEWER in roles or Role.ADMIN in roles else office
+        org = scope if Role.REVIEWER in roles or Role.ADMIN in roles or Role.EDITOR in roles else office
         accounts.create_user(login_id=login_id, display_name=name, furigana=kana, organization=org,
                              password=password, roles=roles, reviewer_scope=scope if Role.REVIEWER in roles else None,
                              generated=True)
