@@ -19,6 +19,7 @@ class Role(StrEnum):
     FACILITATOR = "facilitator"
     REVIEWER = "reviewer"
     ADMIN = "admin"
+    NATIONAL = "national"
 
 
 ROLE_LABELS = {
@@ -26,10 +27,11 @@ ROLE_LABELS = {
     Role.FACILITATOR: "ファシリテーター",
     Role.REVIEWER: "閲覧者（都道府県・指定都市）",
     Role.ADMIN: "管理者",
+    Role.NATIONAL: "国",
 }
 
 #: Order in which a user's home page is chosen when they hold several roles.
-ROLE_PRIORITY = (Role.ADMIN, Role.REVIEWER, Role.FACILITATOR, Role.TRAINEE)
+ROLE_PRIORITY = (Role.ADMIN, Role.NATIONAL, Role.REVIEWER, Role.FACILITATOR, Role.TRAINEE)
 
 
 class User(UserMixin, db.Model):

@@ -34,6 +34,7 @@ ACTION_LABELS = {
     "review.export": "受講状況の書き出し（閲覧者）",
     "review.certificates": "修了証の一括書き出し（閲覧者）",
     "review.certificate": "修了証の書き出し（閲覧者）",
+    "national.export": "全国の受講状況の書き出し（国）",
 }
 
 
