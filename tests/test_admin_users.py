@@ -295,15 +295,18 @@ def test_cli_reset_password(app, runner, make_user):
 
 def test_setup_demo_twice_creates_the_demo_accounts_once(app, runner, monkeypatch):
     from trainer import cli
+    from trainer.services import demo
 
     imports = []  # the content import is tested with the content; here it would only cost seconds
     monkeypatch.setattr(cli, "_import_content", imports.append)
     first = runner.invoke(args=["setup", "--demo"])
     assert first.exit_code == 0, first.output
     passwords = dict(re.findall(r"^\s+(demo-[a-z]+)\s+(\S+)", first.output, re.M))
-    assert set(passwords) == {"demo-trainee", "demo-facilitator", "demo-reviewer", "demo-admin", "demo-editor"}
+    expected = {login_id for login_id, *_ in demo.DEMO_ACCOUNTS}
+    assert {"demo-trainee", "demo-facilitator", "demo-reviewer", "demo-admin", "demo-editor", "demo-national"} <= expected
+    assert set(passwords) == expected
     count = user_count(app)
-    assert count == 5
+    assert count == len(expected)
     assert get_user(app, "demo-reviewer").reviewer_scope_id() == org_id(app, "140007")
 
     second = runner.invoke(args=["setup", "--demo"])
@@ -313,7 +316,7 @@ def test_setup_demo_twice_creates_the_demo_accounts_once(app, runner, monkeypatc
     assert user_count(app) == count
     assert len(imports) == 2
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.create")) == 5
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.create")) == len(expected)
 
     c = app.test_client()
     assert c.post("/auth/login", data={"login_id": "demo-admin", "password": passwords["demo-admin"]}).status_code == 302

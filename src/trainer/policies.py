@@ -35,6 +35,11 @@ def can_review(user: User) -> bool:
     return user.is_authenticated and user.has_role(Role.REVIEWER) and user.reviewer_scope_id() is not None
 
 
+def can_view_national(user: User) -> bool:
+    """The national view (国): nationwide aggregates by jurisdiction, never a personal record."""
+    return user.is_authenticated and user.has_role(Role.NATIONAL)
+
+
 def reviewer_scope_id(user: User) -> int | None:
     """The jurisdiction (prefecture or designated city) a reviewer may see, or None."""
     return user.reviewer_scope_id() if can_review(user) else None
@@ -61,6 +66,7 @@ ROLE_CHECKS = {
     Role.REVIEWER: can_review,
     Role.ADMIN: is_admin,
     Role.EDITOR: can_edit_content,
+    Role.NATIONAL: can_view_national,
 }
 
 

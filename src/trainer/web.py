@@ -173,14 +173,15 @@ def register_blueprints(app: Flask) -> None:
     from trainer.learn.routes import bp as learn_bp
     from trainer.live.routes import bp as live_bp
     from trainer.main.routes import bp as main_bp
+    from trainer.national.routes import bp as national_bp
     from trainer.review.routes import bp as review_bp
     from trainer.editor.routes import bp as editor_bp
 
     for blueprint in (main_bp, auth_bp, learn_bp, live_bp, facilitate_bp, review_bp, admin_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(editor_bp)
-    limiter.exempt(editor_bp)
-    for blueprint in (learn_bp, live_bp, facilitate_bp, review_bp, admin_bp):
+    app.register_blueprint(national_bp)  # issue 18.5: the national view (国)
+    for blueprint in (learn_bp, live_bp, facilitate_bp, review_bp, admin_bp, editor_bp, national_bp):
         limiter.exempt(blueprint)  # only sign-in, joining and verification carry rate limits
     from trainer.cli import register_commands
 

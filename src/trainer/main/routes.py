@@ -18,6 +18,7 @@ bp = Blueprint("main", __name__)
 ROLE_HOMES = {
     Role.ADMIN: "admin.home",
     Role.EDITOR: "editor.home",
+    Role.NATIONAL: "national.home",
     Role.REVIEWER: "review.home",
     Role.FACILITATOR: "facilitate.home",
     Role.TRAINEE: "learn.home",
@@ -26,6 +27,7 @@ ROLE_HOMES = {
 NAV_LABELS = {
     Role.ADMIN: "管理",
     Role.EDITOR: "教材の改訂",
+    Role.NATIONAL: "全国の受講状況",
     Role.REVIEWER: "受講状況の確認",
     Role.FACILITATOR: "研修会の運営",
     Role.TRAINEE: "学習",

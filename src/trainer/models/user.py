@@ -20,6 +20,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     ADMIN = "admin"
     EDITOR = "editor"
+    NATIONAL = "national"
 
 
 ROLE_LABELS = {
@@ -28,10 +29,11 @@ ROLE_LABELS = {
     Role.REVIEWER: "閲覧者（都道府県・指定都市）",
     Role.ADMIN: "管理者",
     Role.EDITOR: "教材担当",
+    Role.NATIONAL: "国",
 }
 
 #: Order in which a user's home page is chosen when they hold several roles.
-ROLE_PRIORITY = (Role.ADMIN, Role.EDITOR, Role.REVIEWER, Role.FACILITATOR, Role.TRAINEE)
+ROLE_PRIORITY = (Role.ADMIN, Role.EDITOR, Role.NATIONAL, Role.REVIEWER, Role.FACILITATOR, Role.TRAINEE)
 
 
 class User(UserMixin, db.Model):

@@ -38,6 +38,7 @@ ACTION_LABELS = {
     "review.certificate": "修了証の書き出し（閲覧者）",
     "data.purge": "保存期間を過ぎた個人情報の削除",
     "data.export_user": "個人の記録の書き出し（開示請求）",
+    "national.export": "全国の受講状況の書き出し（国）",
 }
 
 

@@ -16,6 +16,7 @@ DEMO_ACCOUNTS = (
     ("demo-reviewer", "神奈川 審査", "かながわ しんさ", (Role.REVIEWER,)),
     ("demo-admin", "管理 一郎", "かんり いちろう", (Role.ADMIN,)),
     ("demo-editor", "教材 編集", "きょうざい へんしゅう", (Role.EDITOR,)),
+    ("demo-national", "全国 集計", "ぜんこく しゅうけい", (Role.NATIONAL,)),
 )
 
 
@@ -48,6 +49,8 @@ def create_demo_accounts() -> list[tuple[str, str, str]]:
             continue
         password = accounts.generate_password()
         org = scope if Role.REVIEWER in roles or Role.ADMIN in roles or Role.EDITOR in roles else office
+        if Role.NATIONAL in roles:
+            org = orgs.by_code("130001")  # 東京都: the national view has no organization of its own
         accounts.create_user(login_id=login_id, display_name=name, furigana=kana, organization=org,
                              password=password, roles=roles, reviewer_scope=scope if Role.REVIEWER in roles else None,
                              generated=True)
