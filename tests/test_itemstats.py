@@ -179,3 +179,25 @@ def test_versions_are_compared_side_by_side(build):
                                                                              (new.version, 31, 1.0)]
     assert build.stats().version.id == new.id
     assert build.stats(StatFilters(release_id=old.release_id)).version.id == old.id
+
+
+def test_time_on_the_page_runs_from_the_previous_answer(build):
+    """case-01-q2 answered 100 s after case-01-q1 in the same attempt: its time is 100 s, not the
+    time since the attempt began."""
+    q2 = db.session.scalar(select(Question).where(Question.key == "case-01-q2"))
+    for n in range(30):
+        user = build.answer("a", 0.8, seconds=60 + n)
+        attempt = db.session.scalar(select(Attempt).where(Attempt.user_id == user.id))
+        first = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id))
+        response = {"choices": ["a", "b"]}
+        grade = grading.grade("multiple", q2.current_version.data, response)
+        db.session.add(Answer(attempt_id=attempt.id, user_id=user.id, question_id=q2.id,
+                              version_id=q2.current_version_id, token=f"q2-{n}", response=response,
+                              score=grade.score, rating=grade.rating,
+                              created_at=first.created_at + timedelta(seconds=100)))
+    db.session.flush()
+    by_key = {s.question.key: s for s in itemstats.question_stats([build.question, q2], StatFilters())}
+    assert by_key["case-01-q2"].median_seconds == 100
+    assert by_key["case-01-q1"].median_seconds == 60 + 14.5  # median of 60..89
+    assert by_key["case-01-q2"].facility.value == 1.0
+    assert {o.id: o.count for o in by_key["case-01-q2"].options} == {"a": 30, "b": 30, "c": 0}

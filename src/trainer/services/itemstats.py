@@ -216,7 +216,7 @@ def _rows(version_ids: list[int], filters: StatFilters) -> list[_Row]:
     if not version_ids:
         return []
     involved = select(Answer.attempt_id).where(Answer.version_id.in_(version_ids))
-    lagged = (select(Answer.id.label("id"), func.lag(Answer.created_at).over(
+    lagged = (select(Answer.id.label("id"), func.lag(Answer.created_at, type_=Answer.created_at.type).over(
         partition_by=Answer.attempt_id, order_by=(Answer.created_at, Answer.id)).label("prev"))
         .where(Answer.attempt_id.in_(involved)).subquery())
     stmt = (select(Answer.question_id, Answer.version_id, Answer.user_id, Answer.attempt_id, Answer.score,
