@@ -330,14 +330,20 @@ def flags(stats: ItemStats) -> list[Flag]:
 
 def question_stats(questions: list[Question], filters: StatFilters) -> list[ItemStats]:
     """The statistics of each scored question, on the version in force under the filters."""
+    return stats_and_rows(questions, filters)[0]
+
+
+def stats_and_rows(questions: list[Question], filters: StatFilters) -> tuple[list[ItemStats], list[_Row]]:
+    """question_stats and the answer rows behind them (a point's summary reuses the rows)."""
     scored = [q for q in questions if q.type in SCORED_TYPES]
     versions = versions_in_force([q.id for q in scored], filters.release_id)
+    rows = _rows([v.id for v in versions.values()], filters)
     rows_by_version: dict[int, list[_Row]] = defaultdict(list)
-    for row in _rows([v.id for v in versions.values()], filters):
+    for row in rows:
         rows_by_version[row.version_id].append(row)
     opinions = _opinion_counts([q.id for q in scored])
     return [compute(q, versions[q.id], rows_by_version[versions[q.id].id], opinions.get(q.id, 0))
-            for q in scored if q.id in versions]
+            for q in scored if q.id in versions], rows
 
 
 def version_comparison(question: Question, filters: StatFilters) -> list[ItemStats]:
@@ -390,8 +396,13 @@ class PointSummary:
 def point_summary(point_id: str, filters: StatFilters) -> PointSummary:
     """Mastery rate on the point (services/mastery's rule, applied to these answers)."""
     versions = versions_in_force(point_question_ids(point_id), filters.release_id)
+    return summary_of(_rows([v.id for v in versions.values()], filters))
+
+
+def summary_of(rows: list[_Row]) -> PointSummary:
+    """The point's summary from the answer rows to its questions."""
     per_user: dict[int, list[float]] = defaultdict(list)
-    for row in _rows([v.id for v in versions.values()], filters):
+    for row in rows:
         if row.score is not None:
             per_user[row.user_id].append(row.score)
     secure = sum(1 for scores in per_user.values() if mastery.classify(len(scores), sum(scores) / len(scores)) == "secure")
