@@ -160,3 +160,51 @@ def test_revision_sheet_has_text_statistics_and_opinions(app, client, login, edi
     html = client.get("/editor/cases/case-01/sheet").get_data(as_text=True)
     assert "1. 現在の本文" in html and "2. 項目統計" in html and "事例の状況が現実的でない" in html
     assert "case-01-q1" in html and "print-sheet" in html
+
+
+def test_a_point_page_costs_the_same_statements_whatever_the_number_of_answers(app, client, login, editor, answers):
+    from sqlalchemy import event
+
+    login(editor)
+    with app.app_context():
+        engine = db.engine
+
+    def statements() -> int:
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/editor/points/P01").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    before = statements()
+    with app.app_context():
+        build = Builder()
+        build.n = 1000
+        build.many(40, "a", 0.6)
+        db.session.commit()
+    assert statements() == before
+    assert before <= 20, before
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("tags", "、".join(f"タグ{n}" for n in range(9)), "タグは8個まで"),
+    ("tags", "あ" * 31, "1つ30文字以内"),
+    ("reply", "あ" * 2001, "2000文字以内"),
+    ("release", "999999", "反映した教材の版が見つかりません"),
+])
+def test_bad_workflow_input_is_refused_in_japanese_and_changes_nothing(app, client, login, editor, trainee,
+                                                                      small_content, field, value, message):
+    opinion_id = _opinion(app, trainee, point_id="P01")
+    login(editor)
+    data = {f"o{opinion_id}-status": "considering", f"o{opinion_id}-reply": "", f"o{opinion_id}-tags": "",
+            f"o{opinion_id}-release": "", f"o{opinion_id}-{field}": value}
+    page = client.post(f"/editor/opinions/{opinion_id}", data=data, follow_redirects=True)
+    assert message in page.get_data(as_text=True)
+    with app.app_context():
+        op = db.session.get(Opinion, opinion_id)
+        assert (op.status, op.reply, op.tags, op.resolved_release_id) == ("open", None, None, None)
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "opinion.update")) == 0

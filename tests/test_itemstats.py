@@ -179,3 +179,50 @@ def test_versions_are_compared_side_by_side(build):
                                                                              (new.version, 31, 1.0)]
     assert build.stats().version.id == new.id
     assert build.stats(StatFilters(release_id=old.release_id)).version.id == old.id
+
+
+def test_time_on_the_page_runs_from_the_previous_answer(build):
+    """case-01-q2 answered 100 s after case-01-q1 in the same attempt: its time is 100 s, not the
+    time since the attempt began."""
+    q2 = db.session.scalar(select(Question).where(Question.key == "case-01-q2"))
+    for n in range(30):
+        user = build.answer("a", 0.8, seconds=60 + n)
+        attempt = db.session.scalar(select(Attempt).where(Attempt.user_id == user.id))
+        first = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id))
+        response = {"choices": ["a", "b"]}
+        grade = grading.grade("multiple", q2.current_version.data, response)
+        db.session.add(Answer(attempt_id=attempt.id, user_id=user.id, question_id=q2.id,
+                              version_id=q2.current_version_id, token=f"q2-{n}", response=response,
+                              score=grade.score, rating=grade.rating,
+                              created_at=first.created_at + timedelta(seconds=100)))
+    db.session.flush()
+    by_key = {s.question.key: s for s in itemstats.question_stats([build.question, q2], StatFilters())}
+    assert by_key["case-01-q2"].median_seconds == 100
+    assert by_key["case-01-q1"].median_seconds == 60 + 14.5  # median of 60..89
+    assert by_key["case-01-q2"].facility.value == 1.0
+    assert {o.id: o.count for o in by_key["case-01-q2"].options} == {"a": 30, "b": 30, "c": 0}
+
+
+def test_point_summary_applies_the_mastery_rule_to_these_answers(build):
+    """P01 is carried by case-01-q1 and case-02-q1 (and a values question nobody answers here).
+    30 trainees answer case-01-q1 with the best choice; 12 of them also answer case-02-q1 with its
+    best choice (2 answers, mean 1.0: 定着), 6 with a caution choice (mean 0.5: 学習中)."""
+    q = db.session.scalar(select(Question).where(Question.key == "case-02-q1"))
+    choice = {c["rating"]: c["id"] for c in q.current_version.data["choices"]}
+    users = build.many(30, "a", 0.8)
+    for n, user in enumerate(users[:18]):
+        picked = choice["best"] if n < 12 else choice["caution"]
+        attempt = Attempt(user_id=user.id, module_id="m-case-02", number=1, completed_at=utcnow(), score=0.7)
+        db.session.add(attempt)
+        db.session.flush()
+        grade = grading.grade("single", q.current_version.data, {"choice": picked})
+        db.session.add(Answer(attempt_id=attempt.id, user_id=user.id, question_id=q.id, version_id=q.current_version_id,
+                              token=f"p{n}", response={"choice": picked}, score=grade.score, rating=grade.rating))
+    db.session.flush()
+    summary = itemstats.point_summary("P01", StatFilters())
+    assert summary.trainees == 30 and summary.shown
+    assert summary.secure.value == 12 / 30
+    assert summary.mean_score == pytest.approx((30 + 12) / 48)
+    items, rows = itemstats.stats_and_rows(itemstats.questions_by_id(itemstats.point_question_ids("P01")), StatFilters())
+    assert itemstats.summary_of(rows) == summary
+    assert {s.question.key for s in items} >= {"case-01-q1", "case-02-q1"}

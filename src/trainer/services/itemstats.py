@@ -32,7 +32,7 @@ from datetime import date, datetime, time, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from trainer.dates import JST
 from trainer.extensions import db
@@ -211,17 +211,27 @@ def all_versions(question_id: int) -> list[QuestionVersion]:
                                    .order_by(QuestionVersion.version)))
 
 
+def _seconds(later, earlier):
+    """SQL: seconds from ``earlier`` to ``later`` (both UTC timestamps), on SQLite and PostgreSQL."""
+    if db.engine.dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
 def _rows(version_ids: list[int], filters: StatFilters) -> list[_Row]:
-    """First-attempt answers of counted trainees to these versions, under the filters."""
+    """First-attempt answers of counted trainees to these versions, under the filters. The time on
+    the page and the module score (finished attempts only) are worked out in SQL: the rows stay plain
+    numbers (a point's page reads thousands of them)."""
     if not version_ids:
         return []
     involved = select(Answer.attempt_id).where(Answer.version_id.in_(version_ids))
-    lagged = (select(Answer.id.label("id"), func.lag(Answer.created_at).over(
+    lagged = (select(Answer.id.label("id"), func.lag(Answer.created_at, type_=Answer.created_at.type).over(
         partition_by=Answer.attempt_id, order_by=(Answer.created_at, Answer.id)).label("prev"))
         .where(Answer.attempt_id.in_(involved)).subquery())
+    seconds = _seconds(Answer.created_at, func.coalesce(lagged.c.prev, Attempt.started_at))
+    module_score = case((Attempt.completed_at.is_not(None), Attempt.score), else_=None)
     stmt = (select(Answer.question_id, Answer.version_id, Answer.user_id, Answer.attempt_id, Answer.score,
-                   Answer.rating, Answer.response, Answer.created_at, lagged.c.prev, Attempt.started_at,
-                   Attempt.score, Attempt.completed_at)
+                   Answer.rating, Answer.response, seconds.label("seconds"), module_score.label("module_score"))
             .join(lagged, lagged.c.id == Answer.id)
             .join(Attempt, Attempt.id == Answer.attempt_id)
             .join(User, User.id == Answer.user_id)
@@ -238,14 +248,10 @@ def _rows(version_ids: list[int], filters: StatFilters) -> list[_Row]:
     if filters.prefecture_id is not None:
         stmt = stmt.join(Organization, Organization.id == User.organization_id).where(
             Organization.jurisdiction_id.in_(prefecture_jurisdictions(filters.prefecture_id)))
-    rows = []
-    for r in db.session.execute(stmt):
-        before = r.prev or r.started_at
-        seconds = (r.created_at - before).total_seconds() if before is not None else None
-        rows.append(_Row(r.question_id, r.version_id, r.user_id, r.attempt_id, r[4], r.rating, r.response or {},
-                         seconds if seconds is None or seconds >= 0 else None,
-                         r[10] if r.completed_at is not None else None))
-    return rows
+    return [_Row(q, v, u, a, score, rating, response or {},
+                 None if secs is None or secs < 0 else round(float(secs), 3),
+                 None if mod is None else float(mod))
+            for q, v, u, a, score, rating, response, secs, mod in db.session.execute(stmt)]
 
 
 def _window(filters: StatFilters) -> tuple[datetime | None, datetime | None]:
@@ -330,14 +336,20 @@ def flags(stats: ItemStats) -> list[Flag]:
 
 def question_stats(questions: list[Question], filters: StatFilters) -> list[ItemStats]:
     """The statistics of each scored question, on the version in force under the filters."""
+    return stats_and_rows(questions, filters)[0]
+
+
+def stats_and_rows(questions: list[Question], filters: StatFilters) -> tuple[list[ItemStats], list[_Row]]:
+    """question_stats and the answer rows behind them (a point's summary reuses the rows)."""
     scored = [q for q in questions if q.type in SCORED_TYPES]
     versions = versions_in_force([q.id for q in scored], filters.release_id)
+    rows = _rows([v.id for v in versions.values()], filters)
     rows_by_version: dict[int, list[_Row]] = defaultdict(list)
-    for row in _rows([v.id for v in versions.values()], filters):
+    for row in rows:
         rows_by_version[row.version_id].append(row)
     opinions = _opinion_counts([q.id for q in scored])
     return [compute(q, versions[q.id], rows_by_version[versions[q.id].id], opinions.get(q.id, 0))
-            for q in scored if q.id in versions]
+            for q in scored if q.id in versions], rows
 
 
 def version_comparison(question: Question, filters: StatFilters) -> list[ItemStats]:
@@ -390,8 +402,13 @@ class PointSummary:
 def point_summary(point_id: str, filters: StatFilters) -> PointSummary:
     """Mastery rate on the point (services/mastery's rule, applied to these answers)."""
     versions = versions_in_force(point_question_ids(point_id), filters.release_id)
+    return summary_of(_rows([v.id for v in versions.values()], filters))
+
+
+def summary_of(rows: list[_Row]) -> PointSummary:
+    """The point's summary from the answer rows to its questions."""
     per_user: dict[int, list[float]] = defaultdict(list)
-    for row in _rows([v.id for v in versions.values()], filters):
+    for row in rows:
         if row.score is not None:
             per_user[row.user_id].append(row.score)
     secure = sum(1 for scores in per_user.values() if mastery.classify(len(scores), sum(scores) / len(scores)) == "secure")

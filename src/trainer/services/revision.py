@@ -52,9 +52,9 @@ def _case_modules(case_id: str) -> list[str]:
 def build(kind: str, subject: Point | Case, filters: StatFilters, *, with_text: bool = False) -> Sheet:
     if kind == "points":
         questions = itemstats.questions_by_id(itemstats.point_question_ids(subject.id))
-        items = itemstats.question_stats(questions, filters)
+        items, rows = itemstats.stats_and_rows(questions, filters)  # the questions the point's summary counts too
         found = opinions.for_editor(point_id=subject.id, question_ids=[q.id for q in questions])
-        sheet = Sheet(kind, subject, items, found, summary=itemstats.point_summary(subject.id, filters))
+        sheet = Sheet(kind, subject, items, found, summary=itemstats.summary_of(rows))
     else:
         questions = itemstats.module_questions(_case_modules(subject.id))
         items = itemstats.question_stats(questions, filters)
