@@ -130,7 +130,7 @@ def test_result_page_numbers_questions_and_shows_before_after_self_rating(app, c
     table = body[body.index('id="self-rating-title"'):body.index("問いごとのふりかえり")]
     rows = re.findall(r'<th scope="row">(P\d\d)[^<]*</th>\s*<td class="num">(\S+)</td><td class="num">(\S+)</td>', table)
     assert rows and all((before, after) == ("2", "4") for _, before, after in rows)
-    assert "2上がった" in table
+    assert "+2<span class=\"visually-hidden\">（上がった）</span>" in table
 
 
 def test_after_self_rating_feedback_shows_the_before_value(app, client, trainee):

@@ -177,6 +177,9 @@ def test_last_module_to_downloaded_certificate(page, e2e_app, live_server, login
     assert _in_viewport(page, ".next-step")
     assert axe_violations(page) == []
     screenshot("trainee-course-complete-360")
+    boxes = [b.bounding_box() for b in page.locator(".panel .button-row .button").all()]
+    stacked = [(a, b) for a, b in zip(boxes, boxes[1:]) if b["y"] >= a["y"] + a["height"] - 1]
+    assert stacked and all(b["y"] - (a["y"] + a["height"]) >= 6 for a, b in stacked)  # gaps between stacked buttons
     issue.click()
     page.wait_for_load_state("networkidle")
     assert "/done" in page.url  # still on the result page
@@ -184,3 +187,47 @@ def test_last_module_to_downloaded_certificate(page, e2e_app, live_server, login
         page.locator(".next-step").get_by_role("link", name="修了証（PDF）をダウンロード").click()
     assert Path(info.value.path()).read_bytes()[:5] == b"%PDF-"
     assert axe_violations(page) == []
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(rgb):
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+    hi, lo = sorted((lum(_rgb(a)), lum(_rgb(b))), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_phone_header_targets_and_focus_rings(page, e2e_app, live_server, login_as, fresh_trainee):
+    attempt_id, index = _reflection_page(e2e_app, fresh_trainee)
+    login_as(fresh_trainee)
+    page.goto(f"{live_server}/learn/attempts/{attempt_id}/pages/{index}")
+    assert page.locator(".site-header").bounding_box()["height"] <= 84
+    for selector in (".back-link", ".breadcrumb a"):
+        assert page.locator(selector).first.bounding_box()["height"] >= 44, selector
+    # the scene is folded on a step's later question, open on its first
+    if page.locator("#stage-title").count() and "（続き）" in page.locator("#stage-title").inner_text():
+        assert page.locator("details.stage__text").get_attribute("open") is None
+    # focus ring on the dark header and on the light body: at least 3:1 against what is behind it
+    header_bg = page.evaluate("getComputedStyle(document.querySelector('.site-header')).backgroundColor")
+    page.locator(".site-title").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # keyboard focus, so :focus-visible applies
+    ring = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
+    assert page.evaluate("document.activeElement.classList.contains('site-title')")
+    assert _contrast(ring, header_bg) >= 3, (ring, header_bg)
+    body_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.locator(".back-link").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    ring = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
+    assert _contrast(ring, body_bg) >= 3 and _contrast(ring, "rgb(255, 255, 255)") >= 3, ring
+    page.get_by_role("button", name="ログアウト").click()  # reachable in the sideways menu
+    page.wait_for_load_state("networkidle")
+    login_as("demo-facilitator")  # more menu items: still one row
+    assert page.locator(".site-header").bounding_box()["height"] <= 84
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
