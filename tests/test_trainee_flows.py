@@ -236,3 +236,14 @@ def test_unrated_points_are_named_in_the_self_rating_error(app, client, trainee)
                            data={"token": "part", f"rating-{first}": "3"})
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and "、".join(rest) in body and f'href="#rating-{rest[0]}-1"' in body
+
+
+def test_form_errors_are_summarised_with_links_to_their_fields(app, client, trainee):
+    response = client.post("/auth/password", data={"current": "", "new": "", "confirm": ""})
+    body = response.get_data(as_text=True)
+    summary = body[body.index('error-summary-box'):]
+    summary = summary[:summary.index("</div>")]
+    assert 'role="alert"' in summary and "data-autofocus" in summary
+    links = re.findall(r'<a href="#([\w-]+)" data-error-link>', summary)
+    assert links and all(f'id="{field}"' in body for field in links)  # each link goes to a field on the page
+    assert 'class="field__error"' in body  # and the errors stay inline too
