@@ -247,3 +247,30 @@ def test_form_errors_are_summarised_with_links_to_their_fields(app, client, trai
     links = re.findall(r'<a href="#([\w-]+)" data-error-link>', summary)
     assert links and all(f'id="{field}"' in body for field in links)  # each link goes to a field on the page
     assert 'class="field__error"' in body  # and the errors stay inline too
+
+
+def _statements(app, client, url: str) -> int:
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_next_step_pages_cost_the_same_whatever_was_done(app, client, trainee):
+    """The next step reuses the page's module and course statuses: no query per module or course."""
+    fresh = {url: _statements(app, client, url) for url in ("/learn/", "/learn/courses/basic")}
+    for module_id in ("m-values", "m-case-01"):
+        attempt_id, index = _start(client, module_id)
+        play_to_end(app, client, attempt_id, index)
+    client.post("/learn/courses/values-only/certificate")
+    _start(client, "m-case-02")  # an open attempt too
+    later = {url: _statements(app, client, url) for url in fresh}
+    assert later == fresh, (fresh, later)
