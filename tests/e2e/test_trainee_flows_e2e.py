@@ -231,3 +231,33 @@ def test_phone_header_targets_and_focus_rings(page, e2e_app, live_server, login_
     login_as("demo-facilitator")  # more menu items: still one row
     assert page.locator(".site-header").bounding_box()["height"] <= 84
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+SWAP = """async ([url, body]) => {
+  const response = await fetch(url, body ? {method: "POST", body: new URLSearchParams(body), credentials: "same-origin"}
+                                         : {credentials: "same-origin"});
+  const html = new DOMParser().parseFromString(await response.text(), "text/html");
+  const main = document.getElementById("main");
+  main.innerHTML = html.getElementById("main").innerHTML;
+  main.dispatchEvent(new CustomEvent("trainer:swapped", {bubbles: true}));
+  return response.status;
+}"""
+
+
+def test_drafts_and_errors_follow_a_swapped_main(page, e2e_app, live_server, login_as, fresh_trainee):
+    """The contract with player.js swapping <main> after an answer: drafts.js and errors.js re-initialise
+    on the "trainer:swapped" event (the swap is simulated here the way player.js does it)."""
+    attempt_id, index = _reflection_page(e2e_app, fresh_trainee)
+    login_as(fresh_trainee)
+    url = f"{live_server}/learn/attempts/{attempt_id}/pages/{index}"
+    page.goto(url)
+    page.get_by_label("あなたの考え").fill("入れ替わっても残る下書き")
+    assert page.evaluate(SWAP, [url, None]) == 200
+    assert page.get_by_label("あなたの考え").input_value() == "入れ替わっても残る下書き"
+    token = page.locator("input[name=token]").input_value()
+    csrf = page.locator("meta[name=csrf-token]").get_attribute("content")
+    body = {"csrf_token": csrf, "token": token, "version": page.locator("input[name=version]").input_value(), "text": " "}
+    assert page.evaluate(SWAP, [f"{url}/answer", body]) == 422
+    page.wait_for_function("document.activeElement && document.activeElement.classList.contains('error-summary')",
+                           timeout=5000)
+    assert _in_viewport(page, ".error-summary")
