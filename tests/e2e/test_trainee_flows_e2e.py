@@ -187,6 +187,10 @@ def test_last_module_to_downloaded_certificate(page, e2e_app, live_server, login
         page.locator(".next-step").get_by_role("link", name="修了証（PDF）をダウンロード").click()
     assert Path(info.value.path()).read_bytes()[:5] == b"%PDF-"
     assert axe_violations(page) == []
+    page.goto(f"{live_server}/learn/courses/basic")  # the course page offers the same download at its top
+    assert page.locator(".next-step").get_by_role("link", name="修了証（PDF）をダウンロード").count() == 1
+    assert _in_viewport(page, ".next-step")
+    assert axe_violations(page) == []
 
 
 def _rgb(css: str) -> tuple[float, ...]:
