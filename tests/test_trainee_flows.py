@@ -130,7 +130,7 @@ def test_result_page_numbers_questions_and_shows_before_after_self_rating(app, c
     table = body[body.index('id="self-rating-title"'):body.index("問いごとのふりかえり")]
     rows = re.findall(r'<th scope="row">(P\d\d)[^<]*</th>\s*<td class="num">(\S+)</td><td class="num">(\S+)</td>', table)
     assert rows and all((before, after) == ("2", "4") for _, before, after in rows)
-    assert "2上がった" in table
+    assert "+2<span class=\"visually-hidden\">（上がった）</span>" in table
 
 
 def test_after_self_rating_feedback_shows_the_before_value(app, client, trainee):
@@ -236,3 +236,41 @@ def test_unrated_points_are_named_in_the_self_rating_error(app, client, trainee)
                            data={"token": "part", f"rating-{first}": "3"})
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and "、".join(rest) in body and f'href="#rating-{rest[0]}-1"' in body
+
+
+def test_form_errors_are_summarised_with_links_to_their_fields(app, client, trainee):
+    response = client.post("/auth/password", data={"current": "", "new": "", "confirm": ""})
+    body = response.get_data(as_text=True)
+    summary = body[body.index('error-summary-box'):]
+    summary = summary[:summary.index("</div>")]
+    assert 'role="alert"' in summary and "data-autofocus" in summary
+    links = re.findall(r'<a href="#([\w-]+)" data-error-link>', summary)
+    assert links and all(f'id="{field}"' in body for field in links)  # each link goes to a field on the page
+    assert 'class="field__error"' in body  # and the errors stay inline too
+
+
+def _statements(app, client, url: str) -> int:
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_next_step_pages_cost_the_same_whatever_was_done(app, client, trainee):
+    """The next step reuses the page's module and course statuses: no query per module or course."""
+    fresh = {url: _statements(app, client, url) for url in ("/learn/", "/learn/courses/basic")}
+    for module_id in ("m-values", "m-case-01"):
+        attempt_id, index = _start(client, module_id)
+        play_to_end(app, client, attempt_id, index)
+    client.post("/learn/courses/values-only/certificate")
+    _start(client, "m-case-02")  # an open attempt too
+    later = {url: _statements(app, client, url) for url in fresh}
+    assert later == fresh, (fresh, later)

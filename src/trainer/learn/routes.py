@@ -310,9 +310,10 @@ def course(course_id: str):
     status = next((c for c in courses if c.course.id == crs.id), None)
     if status is None:
         abort(404)
-    cert = next((c for c in certificates.of_user(current_user) if c.course_id == crs.id), None)
+    issued = certificates.of_user(current_user)
+    cert = next((c for c in issued if c.course_id == crs.id), None)
     return render_template("learn/course.html", status=status, certificate=cert, form=ActionForm(),
-                           step=next_step.decide(current_user, rows, courses))
+                           step=next_step.decide(current_user, rows, courses, issued))
 
 
 @bp.post("/courses/<course_id>/certificate")

@@ -34,11 +34,13 @@ class NextStep:
 
 
 def decide(user: User, rows: list[progress.ModuleStatus] | None = None,
-           courses: list[progress.CourseStatus] | None = None) -> NextStep:
-    """The trainee's next step (reuses ``rows`` and ``courses`` when the page has them already)."""
+           courses: list[progress.CourseStatus] | None = None,
+           issued_certificates: list[Certificate] | None = None) -> NextStep:
+    """The trainee's next step (reuses ``rows``, ``courses`` and certificates when the page has them)."""
     rows = rows if rows is not None else progress.statuses(user)
     courses = courses if courses is not None else progress.courses(user, rows)
-    issued = {c.course_id: c for c in certificates.of_user(user)}
+    mine = issued_certificates if issued_certificates is not None else certificates.of_user(user)
+    issued = {c.course_id: c for c in mine}
     titles = {c.course.id: c.course.title for c in courses}
     downloads = sorted(((cert, titles[cid]) for cid, cert in issued.items() if cid in titles),
                        key=lambda pair: pair[0].issued_at, reverse=True)

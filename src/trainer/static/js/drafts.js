@@ -66,12 +66,14 @@
     list.forEach(function (field) { here[keyOf(field)] = field; });
     // a form sent before this page loaded: its drafts go once the server took the text
     // (the field is gone, or came back empty); they stay when it came back with the text (an error)
-    setPending(pending().filter(function (key) {
+    // (or the page reports an error: a refused opinion comes back as an empty form and a message)
+    var refused = !!document.querySelector(".error-summary, .alert--error");
+    pending().forEach(function (key) {
       var field = here[key];
-      if (field && field.value.trim() !== "") { return false; }
+      if (refused || (field && field.value.trim() !== "")) { return; }
       store.removeItem(key);
-      return false;
-    }));
+    });
+    setPending([]);
     list.forEach(function (field) {
       if (field.dataset.draftBound === "1") { return; }
       field.dataset.draftBound = "1";

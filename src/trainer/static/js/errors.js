@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   function focusField(id) {
-    var field = document.getElementById(id);
+    var field = document.getElementById(id) || document.getElementById(id + "-0");
     if (!field) { return false; }
     var box = field.closest("fieldset, .field, .choice") || field;
     box.scrollIntoView({ block: "start" });
