@@ -102,6 +102,8 @@ def test_progress_page_while_the_job_runs(app, admin_client, monkeypatch):
         assert '<meta http-equiv="refresh" content="3">' in body
         assert '<progress max="5" value="0"' in body and 'role="status"' in body
         assert "<code>" not in body
+        still = admin_client.get(f"/admin/roster/jobs/{job_id}?auto=0").get_data(as_text=True)  # WCAG 2.2.1
+        assert "http-equiv" not in still and "自動の更新は止めています" in still and "5件のうち 0件" in still
     finally:
         release.set()
     assert roster_jobs.wait(job_id, 30)
