@@ -247,3 +247,20 @@ def test_audit_details_read_in_japanese(app, admin_client):
     body = admin_client.get("/admin/audit").get_data(as_text=True)
     assert "役割：ファシリテーター、受講者" in body and "行数：1" in body
     assert "roles=" not in body and "['" not in body
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "setpriority"), reason="thread priorities are a Linux feature")
+def test_the_job_thread_yields_the_cpu_to_requests():
+    import os
+
+    seen = {}
+
+    def probe():
+        roster_jobs._lower_priority()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert seen["nice"] == max(roster_jobs.JOB_NICE, os.getpriority(os.PRIO_PROCESS, 0))
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < seen["nice"], "only the job's thread"
