@@ -18,7 +18,7 @@ from sqlalchemy import event, func, select
 
 from tests.conftest import PASSWORD
 from tests.test_player import PAGE_RE, _page, best_answer
-from trainer import create_app, faults
+from trainer import create_app
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, Role
 
