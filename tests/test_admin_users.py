@@ -227,7 +227,7 @@ def test_audit_log_filters_by_action(client, admin, make_user):
     client.post(f"/admin/users/{user.id}/password", data={"password": "Reset-by-admin-1"})
     rows = audit_rows(client.get("/admin/audit?action=role.change").get_data(as_text=True))
     assert [(r[1], r[2], r[3]) for r in rows] == [("役割変更", "admin-1", user.login_id)]
-    assert "before=[&#39;trainee&#39;]" in rows[0][4]
+    assert rows[0][4] == "変更前：受講者、変更後：ファシリテーター"  # Japanese, not before=['trainee'] (issue 17.4)
     all_rows = audit_rows(client.get("/admin/audit").get_data(as_text=True))
     assert {"役割変更", "パスワード再設定（管理者）", "ログイン成功", "利用者作成"} <= {r[1] for r in all_rows}
 

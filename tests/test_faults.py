@@ -11,13 +11,14 @@ import logging
 import sqlite3
 import threading
 import time
+import traceback
 
 import pytest
 from sqlalchemy import event, func, select
 
 from tests.conftest import PASSWORD
 from tests.test_player import PAGE_RE, _page, best_answer
-from trainer import create_app, faults
+from trainer import create_app
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, Role
 
@@ -248,7 +249,7 @@ def test_terminated_backends_during_answers_lose_and_double_nothing(app, pg_only
         t.join(120)
     stop.set()
     chaos.join(10)
-    assert not errors, errors[0]
+    assert not errors, "".join(traceback.format_exception(errors[0]))
     assert set(statuses) <= {302, 503}, f"never a 500: {sorted(set(statuses))}"
     with app.app_context():
         stored = db.session.execute(select(Answer.attempt_id, Answer.question_id)).all()

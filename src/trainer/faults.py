@@ -44,6 +44,28 @@ def is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def _discard_transaction() -> None:
+    """Roll back what the request did; a connection that is gone may fail even that: drop the session."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.remove()
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    """End the request's session. When the connection died after the response was made (a query in a
+    template, then the backend terminated), closing it fails: the response stands, the pool replaces the
+    connection. Without this the failure escapes the WSGI app and the person gets an error instead."""
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        logger.warning("database connection lost at the end of a request: %s", type(getattr(exc, "orig", exc)).__name__)
+        try:
+            db.session.remove()
+        except DBAPIError:
+            pass
+
+
 def _retry_once(endpoint: str, view):
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
@@ -52,7 +74,7 @@ def _retry_once(endpoint: str, view):
         except DBAPIError as exc:
             if not is_disconnect(exc):
                 raise
-            db.session.rollback()
+            _discard_transaction()
             logger.warning("database connection lost during %s; retrying once", endpoint)
             return view(*args, **kwargs)
 
@@ -64,10 +86,7 @@ def message_for(endpoint: str | None) -> str:
 
 
 def _unavailable(exc: Exception):
-    try:
-        db.session.rollback()
-    except Exception:  # noqa: BLE001 - the connection may be gone; the pool replaces it
-        db.session.remove()
+    _discard_transaction()
     endpoint = request.endpoint
     logger.warning("database unavailable during %s %s (%s): 503", request.method, endpoint,
                    type(getattr(exc, "orig", exc)).__name__)
@@ -81,7 +100,7 @@ def _unavailable(exc: Exception):
         else:
             response = render_template("error.html", code=503, title=TITLE, detail=detail)
     except DBAPIError:  # the page's header needs the database too: say it in plain text
-        db.session.rollback()
+        _discard_transaction()
         response = f"{TITLE}\n{detail}\n"
         headers["Content-Type"] = "text/plain; charset=utf-8"
     return response, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
@@ -92,5 +111,6 @@ def register(app: Flask) -> None:
     for endpoint in RETRIED:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = _retry_once(endpoint, app.view_functions[endpoint])
+    app.teardown_appcontext(_close_session)  # runs before Flask-SQLAlchemy's own (registered earlier)
     app.register_error_handler(OperationalError, _unavailable)
     app.register_error_handler(InterfaceError, _unavailable)  # psycopg: "the connection is closed"

@@ -56,5 +56,7 @@ def configure(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     source = logging.getLogger("flask-limiter")
+    if source.level == logging.NOTSET:
+        source.setLevel(logging.INFO)  # so that "storage recovered" (INFO) reaches the bridge
     if _health not in source.handlers:
         source.addHandler(_health)

@@ -168,6 +168,7 @@ PASSWORD_CHANGE_ALLOWED = frozenset({"static", "auth.password", "auth.logout", "
 
 def register_blueprints(app: Flask) -> None:
     from trainer.admin.routes import bp as admin_bp
+    from trainer.admin import roster_routes  # noqa: F401 - adds the roster routes to admin_bp
     from trainer.auth.routes import bp as auth_bp
     from trainer.facilitate.routes import bp as facilitate_bp
     from trainer.learn.routes import bp as learn_bp

@@ -70,6 +70,10 @@ class RosterConfirmForm(JapaneseForm):
     submit = SubmitField("この内容で取り込む")
 
 
+class RosterCloseForm(JapaneseForm):
+    submit = SubmitField("配布を終えたので、初期パスワードの表示を終える")
+
+
 class OrgImportForm(JapaneseForm):
     file = FileField("市区町村コード一覧（CSV）", validators=[FileRequired("CSVファイルを選んでください。")])
     submit = SubmitField("取り込む")

@@ -1,9 +1,6 @@
-"""Administrators: organizations, accounts, roster import and the audit log."""
+"""Administrators: organizations, accounts and the audit log (the roster import: admin/roster_routes.py)."""
 from __future__ import annotations
 
-import base64
-import binascii
-import secrets
 from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -13,15 +10,14 @@ from wtforms import SelectChoice
 
 from trainer import policies
 from trainer.admin.forms import (
-    ActiveForm, OfficeForm, OrgImportForm, PasswordResetForm, ProgrammeForm, RolesForm, RosterConfirmForm,
-    RosterUploadForm, UserCreateForm,
+    ActiveForm, OfficeForm, OrgImportForm, PasswordResetForm, ProgrammeForm, RolesForm, UserCreateForm,
 )
 from trainer.extensions import db
 from trainer.navigation import leaves_a_trace
 from trainer.models import Case, Organization, OrgKind, Point, Programme, Role, User
-from trainer.services import accounts, audit, fields, opinions, orgs, roster
+from trainer.services import accounts, audit, fields, opinions, orgs
 from trainer.services.csvio import CsvDecodeError, decode_excel_csv, write_csv
-from trainer.dates import DAY_RANGE_TEXT, JST, day_in_range, jst, utcnow
+from trainer.dates import DAY_RANGE_TEXT, JST, day_in_range, jst
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -221,54 +217,6 @@ def user_confirm(user_id: int):
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
-# --- roster import -------------------------------------------------------------------------
-
-@bp.route("/roster", methods=["GET", "POST"])
-def roster_upload():
-    form = RosterUploadForm()
-    if form.validate_on_submit():
-        data = form.file.data.read()
-        preview = roster.parse_roster(data)
-        confirm = RosterConfirmForm(payload=base64.b64encode(data).decode("ascii"),
-                                    token=secrets.token_urlsafe(24)) if preview.ok else None
-        return render_template("admin/roster.html", form=form, preview=preview, confirm=confirm), (200 if preview.ok else 422)
-    return render_template("admin/roster.html", form=form, preview=None, confirm=None)
-
-
-@bp.post("/roster/confirm")
-def roster_confirm():
-    form = RosterConfirmForm()
-    token = form.token.data or ""
-    if not form.validate_on_submit() or not form.payload.data or not 20 <= len(token) <= 64:
-        abort(400)
-    if (done := roster.find_import(token)) is not None:  # confirmed twice (a double click, a resend)
-        return _roster_done(done, token)
-    try:
-        data = base64.b64decode(form.payload.data or "", validate=True)
-    except (binascii.Error, ValueError):
-        abort(400)
-    preview = roster.parse_roster(data)  # validated again: the database may have changed
-    if not preview.ok and (done := roster.find_import(token)) is not None:
-        return _roster_done(done, token)  # a concurrent confirmation (double click) imported it meanwhile
-    if not preview.ok:
-        return render_template("admin/roster.html", form=RosterUploadForm(), preview=preview, confirm=None), 422
-    record, _ = roster.apply_roster(preview, actor=current_user, token=token)
-    db.session.commit()
-    return _roster_done(record, token)
-
-
-#: How long the page of an import can be shown again (with its generated initial passwords).
-ROSTER_RESULT_WINDOW = timedelta(minutes=30)
-
-
-def _roster_done(record, token: str):
-    """The result page of an import; only its own administrator sees it again, for a short while."""
-    if record.actor_id != current_user.id or record.created_at < utcnow() - ROSTER_RESULT_WINDOW:
-        flash(f"この名簿は {jst(record.created_at)} に取り込み済みです。", "info")
-        return redirect(url_for("admin.users"))
-    return render_template("admin/roster_done.html", created=roster.results(record, token))
-
-
 # --- audit log -----------------------------------------------------------------------------
 
 def _parse_day(value: str | None, label: str, errors: list[str]):
@@ -293,7 +241,8 @@ def audit_log():
         action=args.get("action") or None, actor=args.get("actor") or None, subject=args.get("subject") or None,
         since=since, until=until + timedelta(days=1) if until else None,
     )
-    return render_template("admin/audit.html", events=events, labels=audit.ACTION_LABELS, args=args, errors=errors), \
+    return render_template("admin/audit.html", events=events, labels=audit.ACTION_LABELS, args=args, errors=errors,
+                           describe=audit.describe), \
         (400 if errors else 200)
 
 

@@ -23,6 +23,10 @@ ACTION_LABELS = {
     "user.activate": "利用者有効化",
     "role.change": "役割変更",
     "roster.import": "名簿取り込み",
+    "roster.passwords.view": "名簿取り込みの初期パスワードの表示",
+    "roster.passwords.export": "名簿取り込みの初期パスワードの書き出し（CSV）",
+    "roster.passwords.print": "名簿取り込みの初期パスワードの配布票の表示（印刷用）",
+    "roster.passwords.close": "名簿取り込みの初期パスワードの表示の終了",
     "org.create": "組織作成",
     "org.update": "組織更新",
     "org.import": "市区町村取り込み",
@@ -61,6 +65,35 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+#: Japanese names of the keys of audit details (the stored detail stays as written, in English keys).
+DETAIL_LABELS = {
+    "rows": "行数", "roles": "役割", "added": "追加した役割", "removed": "外した役割", "created": "作成",
+    "updated": "更新", "programme": "実施事業", "file": "ファイル", "release": "教材の版", "failures": "失敗回数",
+    "workshop": "研修会", "accounts": "初期パスワードの件数", "open": "受付", "count": "件数", "format": "形式",
+    "records": "件数", "scope": "範囲", "trainee": "受講者", "course": "コース", "code": "確認番号",
+    "before": "変更前", "after": "変更後", "filters": "条件", "encoding": "文字コード",
+}
+
+
+def _detail_value(value: Any) -> str:
+    from trainer.models.user import ROLE_LABELS, Role
+
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    if isinstance(value, (list, tuple)):
+        return "、".join(_detail_value(v) for v in value) or "なし"
+    if isinstance(value, dict):
+        return "、".join(f"{DETAIL_LABELS.get(k, k)}：{_detail_value(v)}" for k, v in value.items())
+    if isinstance(value, str) and value in {r.value for r in Role}:
+        return ROLE_LABELS[Role(value)]
+    return "—" if value is None else str(value)
+
+
+def describe(detail: dict[str, Any] | None) -> str:
+    """An audit event's detail as Japanese text: 「役割：受講者、ファシリテーター」, not roles=['facilitator']."""
+    return "、".join(f"{DETAIL_LABELS.get(k, k)}：{_detail_value(v)}" for k, v in (detail or {}).items())
 
 
 def action_label(action: str) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from trainer.extensions import db
 from trainer.models import Organization, OrgKind, RosterImport, Role, User
-from trainer.services import fields, passwords
+from trainer.services import fields, orgs, passwords
 from trainer.services.accounts import (
     PASSWORD_ALPHABET, PASSWORD_LENGTH, login_exists, login_id_problem, normalise_login_id, password_problem,
 )
@@ -44,6 +44,12 @@ class RosterRow:
 class RosterPreview:
     rows: list[RosterRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+
+    def errors_by_row(self) -> dict[int, list[RowError]]:
+        found: dict[int, list[RowError]] = {}
+        for error in self.errors:
+            found.setdefault(error.row, []).append(error)
+        return found
 
     @property
     def ok(self) -> bool:
@@ -127,7 +133,7 @@ def _resolve_org(row: RosterRow, err) -> Organization | None:
         return None
     org = db.session.scalar(select(Organization).where(Organization.code == row.org_code))
     if org is None:
-        err("所属コード", f"「{row.org_code}」に当たる組織が登録されていません。")
+        err("所属コード", _unknown_code_message(row.org_code))
         return None
     if not row.office:
         return org
@@ -138,6 +144,26 @@ def _resolve_org(row: RosterRow, err) -> Organization | None:
     if office is None:
         err("事業所名", f"{org.name}に「{row.office}」という事業所は登録されていません。")
     return office
+
+
+def _unknown_code_message(code: str) -> str:
+    """The commonest mistake is the 5-digit code without its check digit: name the organization meant."""
+    if len(code) == 5 and code.isdigit():
+        full = orgs.with_check_digit(code)
+        meant = orgs.by_code(full)
+        if meant is not None:
+            return (f"「{code}」は5桁です。団体コードは6桁（最後の1桁は検査数字）です。"
+                    f"「{full} {meant.full_name}」のことですか？ 6桁で書いてください。")
+        return f"「{code}」は5桁です。団体コードは検査数字を含めた6桁で書いてください（「{full}」に当たる組織は登録されていません）。"
+    return f"「{code}」に当たる組織が登録されていません。"
+
+
+#: The sample file offered on the import page (the columns, then two example rows).
+SAMPLE_ROWS = [
+    COLUMNS,
+    ("soudan-taro", "相談 太郎", "そうだん たろう", "142051", "", "受講者", "", ""),
+    ("shien-hanako", "支援 花子", "しえん はなこ", "141003", "", "受講者、ファシリテーター", "shien@example.jp", ""),
+]
 
 
 def token_hash(token: str) -> str:

@@ -13,6 +13,7 @@ can be checked again — the rows already created are then reported as already r
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -150,6 +151,7 @@ def start(app: Flask, job_id: int, planned: list[PlannedAccount], actor_id: int 
     """Run the job in a thread of this process (its own app context and database session)."""
 
     def work() -> None:
+        _lower_priority()
         with app.app_context():
             try:
                 run(job_id, planned, actor_id)
@@ -160,6 +162,20 @@ def start(app: Flask, job_id: int, planned: list[PlannedAccount], actor_id: int 
     _threads[job_id] = thread
     thread.start()
     return thread
+
+
+#: The job thread's nice value: hashing yields the CPU to the requests of the same process and machine.
+JOB_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Linux schedules threads one by one: raise this thread's nice value (no privilege needed to lower
+    one's own priority). Elsewhere nothing happens."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICE)
+        except OSError:
+            logger.info("could not lower the roster job's priority")
 
 
 def wait(job_id: int, timeout: float | None = None) -> bool:
