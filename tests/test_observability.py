@@ -110,7 +110,13 @@ def test_json_request_log_has_one_line_per_request_and_no_personal_data(app, cle
     for personal in ("yamada", "山田", "SECRET-CODE", "next=", "127.0.0.1", PASSWORD):
         assert personal not in text_logged
     with logged.app_context():
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logged.logger.exception("an error")
         db.engine.dispose()
+    error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert error["level"] == "error" and "ValueError: boom" in error["exception"]
 
 
 def test_static_urls_carry_a_content_hash_and_versioned_ones_are_cached_long(client):
