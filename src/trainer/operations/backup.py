@@ -291,15 +291,13 @@ def _restore_sqlite(engine: Engine, source: Path) -> None:
 
 
 def _restore_postgresql(engine: Engine, dump: Path) -> None:
-    url, env = libpq_url(engine), pg_env(engine)
-    with engine.begin() as conn:  # an empty public schema: no table left over from a newer version
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                             "--single-transaction", "-d", url, str(dump)],
-                            capture_output=True, text=True, check=False, env=env)
+    """Drop what the dump holds and recreate it, in ONE transaction: a restore that fails leaves the
+    database exactly as it was (never half-restored, never emptied)."""
+    result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--clean",
+                             "--if-exists", "--single-transaction", "-d", libpq_url(engine), str(dump)],
+                            capture_output=True, text=True, check=False, env=pg_env(engine))
     if result.returncode != 0:
-        raise BackupError(f"pg_restore が失敗しました: {result.stderr.strip()}")
+        raise BackupError(f"pg_restore が失敗しました（データベースは復元前のままです）: {result.stderr.strip()}")
 
 
 def _restore_secret(path: Path, secret_file: Path | None) -> list[str]:
