@@ -11,8 +11,10 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Health and metrics routes, request ids and logs, versioned static URLs."""
-    from trainer.operations import assets, health
+    """Health and metrics routes, request ids and logs, versioned static URLs, and the CLI commands
+    backup, restore and data (purge, export-user)."""
+    from trainer.operations import assets, commands, health
 
     health.register(app)
     assets.register(app)
+    commands.register(app)
