@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     web.register_extensions(app)
     web.register_security(app)
     web.register_blueprints(app)
-    register_operations(app)  # /readyz, /metrics, request ids, JSON logs, static ?v=, backup/data commands
     web.register_templates(app)
     web.register_errors(app)
+    register_operations(app)  # /readyz, /metrics, request ids and JSON logs, versioned static URLs
     return app

@@ -95,6 +95,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(user_group)
     app.cli.add_command(roster_group)
     app.cli.add_command(content_group)
+    from trainer.operations.commands import register as register_operations
+
+    register_operations(app)  # backup, restore, data purge / export-user
 
 
 @click.command("setup")

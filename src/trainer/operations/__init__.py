@@ -11,10 +11,9 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Health and metrics routes, request ids and logs, versioned static URLs, and the CLI commands
-    backup, restore and data (purge, export-user)."""
-    from trainer.operations import assets, commands, health
+    """Health and metrics routes, request ids and logs, versioned static URLs (the CLI commands backup,
+    restore and data are added by cli.register_commands through operations.commands.register)."""
+    from trainer.operations import assets, health
 
     health.register(app)
     assets.register(app)
-    commands.register(app)

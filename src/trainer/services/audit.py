@@ -26,8 +26,6 @@ ACTION_LABELS = {
     "org.create": "組織作成",
     "org.update": "組織更新",
     "org.import": "市区町村取り込み",
-    "data.purge": "保存期間を過ぎた個人情報の削除",
-    "data.export_user": "個人の記録の書き出し（開示請求）",
     "content.import": "教材取り込み",
     "opinions.export": "意見の書き出し",
     "certificate.issue": "修了証の発行",
@@ -36,6 +34,8 @@ ACTION_LABELS = {
     "review.export": "受講状況の書き出し（閲覧者）",
     "review.certificates": "修了証の一括書き出し（閲覧者）",
     "review.certificate": "修了証の書き出し（閲覧者）",
+    "data.purge": "保存期間を過ぎた個人情報の削除",
+    "data.export_user": "個人の記録の書き出し（開示請求）",
 }
 
 
