@@ -23,6 +23,9 @@ accesslog = None  # the app writes one JSON line per request (TRAINER_JSON_LOGS=
 errorlog = "-"
 forwarded_allow_ips = "127.0.0.1"  # gunicorn's own view; the app trusts TRAINER_TRUSTED_PROXIES hops
 proc_name = f"trainer-{bind.rsplit(':', 1)[-1]}"
+# gunicorn >= 25 opens a control socket at one fixed path per user: two instances would share it.
+# Not needed (systemd signals the master); older gunicorn ignores this name.
+control_socket_disable = True
 
 # Prometheus multiprocess mode: every worker writes its samples into this directory, which must be
 # set before the workers import the application (they inherit this environment).

@@ -110,7 +110,13 @@ def test_json_request_log_has_one_line_per_request_and_no_personal_data(app, cle
     for personal in ("yamada", "山田", "SECRET-CODE", "next=", "127.0.0.1", PASSWORD):
         assert personal not in text_logged
     with logged.app_context():
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logged.logger.exception("an error")
         db.engine.dispose()
+    error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert error["level"] == "error" and "ValueError: boom" in error["exception"]
 
 
 def test_static_urls_carry_a_content_hash_and_versioned_ones_are_cached_long(client):
@@ -190,3 +196,28 @@ def test_metrics_and_logs_come_from_both_gunicorn_workers(gunicorn):
                       body, re.M)
     assert float(count.group(1)) == sent and float(total.group(1)) == sent  # summed over both workers
     assert re.search(r"^trainer_answers_stored_total 0\.0$", body, re.M)
+
+
+def test_public_url_and_operations_settings_come_from_the_environment(monkeypatch, tmp_path):
+    from trainer.config import build_config
+
+    monkeypatch.setenv("TRAINER_PUBLIC_URL", "https://trainer.example.lg.jp/")
+    monkeypatch.setenv("TRAINER_METRICS_ALLOW", "10.0.0.0/8")
+    monkeypatch.setenv("TRAINER_RETENTION_YEARS", "7")
+    monkeypatch.setenv("TRAINER_JSON_LOGS", "1")
+    config = build_config(tmp_path, {"SECRET_KEY": "x" * 40})
+    assert config["PUBLIC_URL"] == "https://trainer.example.lg.jp"  # no trailing slash: joined with paths
+    assert (config["METRICS_ALLOW"], config["RETENTION_YEARS"], config["JSON_LOGS"]) == ("10.0.0.0/8", 7, True)
+    monkeypatch.delenv("TRAINER_PUBLIC_URL")
+    assert build_config(tmp_path, {"SECRET_KEY": "x" * 40})["PUBLIC_URL"] == ""
+
+
+def test_proxy_headers_are_trusted_for_exactly_the_configured_hops(app, clean_db):
+    """Behind nginx (TRAINER_TRUSTED_PROXIES=1) the metrics check sees the forwarded address."""
+    behind = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
+                         "SECRET_KEY": app.config["SECRET_KEY"], "TRUSTED_PROXIES": 1})
+    client = behind.test_client()
+    assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 403
+    assert client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
+    with behind.app_context():
+        db.engine.dispose()

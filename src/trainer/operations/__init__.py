@@ -11,7 +11,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Health and metrics routes, request ids and logs, versioned static URLs."""
+    """Health and metrics routes, request ids and logs, versioned static URLs (the CLI commands backup,
+    restore and data are added by cli.register_commands through operations.commands.register)."""
     from trainer.operations import assets, health
 
     health.register(app)

@@ -81,8 +81,16 @@ def _revision(conn: Connection) -> str | None:
 
 
 def libpq_url(engine: Engine) -> str:
-    """The engine's PostgreSQL URL in the form pg_dump and pg_restore understand."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """The engine's PostgreSQL URL for pg_dump and pg_restore, without the password (see pg_env)."""
+    return engine.url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+
+
+def pg_env(engine: Engine) -> dict[str, str]:
+    """The environment for pg_dump / pg_restore: the password in PGPASSWORD, never on a command line."""
+    env = dict(os.environ)
+    if engine.url.password:
+        env["PGPASSWORD"] = str(engine.url.password)
+    return env
 
 
 def default_target(base: Path) -> Path:
@@ -147,7 +155,7 @@ def _backup_postgresql(engine: Engine, target: Path) -> dict:
         revision = _revision(conn)
         result = subprocess.run(["pg_dump", "-Fc", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
                                  "-f", str(dump), "-d", libpq_url(engine)],
-                                capture_output=True, text=True, check=False)
+                                capture_output=True, text=True, check=False, env=pg_env(engine))
         conn.rollback()
     if result.returncode != 0:
         raise BackupError(f"pg_dump が失敗しました: {result.stderr.strip()}")
@@ -283,15 +291,13 @@ def _restore_sqlite(engine: Engine, source: Path) -> None:
 
 
 def _restore_postgresql(engine: Engine, dump: Path) -> None:
-    url = libpq_url(engine)
-    with engine.begin() as conn:  # an empty public schema: no table left over from a newer version
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                             "--single-transaction", "-d", url, str(dump)],
-                            capture_output=True, text=True, check=False)
+    """Drop what the dump holds and recreate it, in ONE transaction: a restore that fails leaves the
+    database exactly as it was (never half-restored, never emptied)."""
+    result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--clean",
+                             "--if-exists", "--single-transaction", "-d", libpq_url(engine), str(dump)],
+                            capture_output=True, text=True, check=False, env=pg_env(engine))
     if result.returncode != 0:
-        raise BackupError(f"pg_restore が失敗しました: {result.stderr.strip()}")
+        raise BackupError(f"pg_restore が失敗しました（データベースは復元前のままです）: {result.stderr.strip()}")
 
 
 def _restore_secret(path: Path, secret_file: Path | None) -> list[str]:

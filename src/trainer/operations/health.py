@@ -167,6 +167,8 @@ class JsonFormatter(logging.Formatter):
         data = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
                 "level": record.levelname.lower(), "logger": record.name}
         data.update(getattr(record, "fields", None) or {"message": record.getMessage()})
+        if record.exc_info:  # a 500's traceback stays in the same line (as a string)
+            data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
