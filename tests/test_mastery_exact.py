@@ -263,3 +263,37 @@ def test_cli_refresh_and_refresh_all(app, runner, small_content, make_user):
     assert result.exit_code == 0 and "1 人" in result.output
     with app.app_context():
         assert _summary([user.id]) == expected
+
+
+# --- a period's map from the month summaries equals the one computed from the answers ----------
+
+def _figures(groups: dict) -> dict:
+    return {org: (g.practised, dict(g.secure), {k: v for k, v in g.answered.items() if v}) for org, g in groups.items()
+            if g.practised or any(g.answered.values())}
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_period_map_from_months_equals_the_computation_from_answers(app, small_content, make_user, seed):
+    rng = random.Random(seed)
+    with time_machine.travel(utcnow() - timedelta(days=31 * 4)):  # registered before the first period
+        users = [make_user(Role.TRAINEE).id for _ in range(6)]
+    with app.app_context():
+        for months_ago in (3, 2, 1, 0):  # retakes in later months make repeats
+            with time_machine.travel(utcnow() - timedelta(days=31 * months_ago)):
+                for uid in rng.sample(users, 4):
+                    _play(db.session.get(User, uid), rng.choice(["m-case-01", "m-values"]), rng, retake=True)
+        mastery.refresh_summary()
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(MasteryMonth).where(MasteryMonth.repeats > 0))
+        months = sorted({m for m in db.session.scalars(select(MasteryMonth.month).distinct())})
+        scope = review.load_scope(db.session.get(User, users[0]).organization.jurisdiction_id)
+        last_day = lambda m: (m + timedelta(days=32)).replace(day=1) - timedelta(days=1)  # noqa: E731
+        periods = [(a, last_day(b)) for i, a in enumerate(months) for b in months[i:]]
+        periods += [(None, last_day(months[0])), (months[-1], None), (months[1], None)]
+        for since, until in periods:
+            filters = review.Filters(since=since, until=until)
+            people = review.trainees(scope, filters).subquery("people")
+            from_months = mastery_report._months_by_org(people, filters)
+            from_answers = mastery_report._compute_mastery_by_org(people, filters)
+            assert _figures(from_months) == _figures(from_answers), (since, until)
+            assert _figures(from_answers), (since, until, months)
