@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Client, answer_form, free_port, percentiles, server_env, start_gunicorn, stop  # noqa: E402
 
-PASSWORD = "bench-password-1"
+PASSWORD = "Kx7-mastery-load-42"
 PAGE_RE = re.compile(r"/learn/attempts/(\d+)/pages/(\d+)")
 PREFECTURE = "440001"  # 大分県: the benchmark's municipalities are synthetic
 MUNICIPALITIES = 40

@@ -238,21 +238,25 @@ def _months_by_org(people, filters: Filters, counts_only: bool = False) -> dict[
     repeat = [Month.point_id == mastery.ALL_POINTS, Month.repeats > 0, *in_period]
     if filters.since is not None:
         repeat.append(Month.month > filters.since)  # a repeat of a month before the period is no repeat in it
-    repeaters = select(Month.user_id).where(*repeat).distinct()
+    repeating = list(db.session.scalars(select(Month.user_id).where(*repeat).distinct()))
     groups: dict[int, GroupMastery] = defaultdict(lambda: GroupMastery(None))
     if not counts_only:
-        per_user = (select(Month.user_id, Month.point_id, func.sum(Month.answered).label("n"),
+        # per trainee and point (their organization carried along), then per organization and point
+        per_user = (select(people.c.org_id, Month.point_id, func.sum(Month.answered).label("n"),
                            func.sum(Month.score_sum).label("total"))
-                    .where(*in_period, Month.point_id != mastery.ALL_POINTS, Month.user_id.not_in(repeaters))
-                    .group_by(Month.user_id, Month.point_id).subquery("per_user"))
+                    .join(people, people.c.user_id == Month.user_id)
+                    .where(*in_period[1:], Month.point_id != mastery.ALL_POINTS)
+                    .group_by(Month.user_id, Month.point_id, people.c.org_id))
+        if repeating:
+            per_user = per_user.where(Month.user_id.not_in(repeating))
+        per_user = per_user.subquery("per_user")
         secure = and_(per_user.c.n >= mastery.MIN_SECURE_QUESTIONS,
                       per_user.c.total >= mastery.SECURE_SCORE * per_user.c.n - mastery.EPSILON)
-        stmt = (select(people.c.org_id, per_user.c.point_id, func.sum(case((secure, 1), else_=0)), func.count())
-                .join(people, people.c.user_id == per_user.c.user_id).group_by(people.c.org_id, per_user.c.point_id))
+        stmt = (select(per_user.c.org_id, per_user.c.point_id, func.sum(case((secure, 1), else_=0)), func.count())
+                .group_by(per_user.c.org_id, per_user.c.point_id))
         for org_id, point_id, n_secure, n_answered in db.session.execute(stmt):
             groups[org_id].secure[point_id] = int(n_secure or 0)
             groups[org_id].answered[point_id] = int(n_answered)
-        repeating = list(db.session.scalars(repeaters))
         if repeating:
             few = select(people.c.user_id, people.c.org_id).where(people.c.user_id.in_(repeating)).subquery("few")
             for org_id, group in _compute_mastery_by_org(few, filters).items():
