@@ -4,6 +4,7 @@ committed is still counted (the id watermark skipped it for good on PostgreSQL).
 rebuilt off the page view, by a thread per process or `trainer mastery refresh`."""
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -297,3 +298,25 @@ def test_period_map_from_months_equals_the_computation_from_answers(app, small_c
             from_answers = mastery_report._compute_mastery_by_org(people, filters)
             assert _figures(from_months) == _figures(from_answers), (since, until)
             assert _figures(from_answers), (since, until, months)
+
+
+def test_a_serving_process_starts_its_refresher_once_and_a_testing_app_none(app, tmp_path):
+    from trainer import create_app
+
+    assert mastery_refresh._started == {}
+    app.config["MASTERY_REFRESH_SECONDS"], before = 5.0, app.config["MASTERY_REFRESH_SECONDS"]
+    try:
+        app.test_client().get("/auth/login")
+        assert mastery_refresh._started == {}  # TESTING: several apps share the test database
+    finally:
+        app.config["MASTERY_REFRESH_SECONDS"] = before
+    serving = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite3'}", "SECRET_KEY": "s" * 40,
+                          "MASTERY_REFRESH_SECONDS": 5.0})
+    try:
+        serving.test_client().get("/auth/login")
+        thread = mastery_refresh._started[os.getpid()][0]
+        serving.test_client().get("/auth/login")
+        assert thread.is_alive() and len(mastery_refresh._started) == 1
+    finally:
+        mastery_refresh.stop()
+    assert not thread.is_alive() and mastery_refresh._started == {}
