@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, select, text
 
 from trainer.extensions import db
 from trainer.models import Answer, Item, Organization, Point, QuestionPoint, User
@@ -221,6 +221,13 @@ def _mastery_by_org(scope: Scope, filters: Filters, counts_only: bool = False) -
     return _compute_mastery_by_org(people, filters, counts_only)
 
 
+def _enough_memory_to_group() -> None:
+    """PostgreSQL: group ~300,000 (trainee, point) rows in memory, not in batches on disk (the default
+    work_mem of 4 MB spills them: about 40 % slower). For this transaction only."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
 def _whole_months(filters: Filters) -> bool:
     return ((filters.since is None or filters.since.day == 1)
             and (filters.until is None or (filters.until + timedelta(days=1)).day == 1))
@@ -238,6 +245,7 @@ def _months_by_org(people, filters: Filters, counts_only: bool = False) -> dict[
     repeat = [Month.point_id == mastery.ALL_POINTS, Month.repeats > 0, *in_period]
     if filters.since is not None:
         repeat.append(Month.month > filters.since)  # a repeat of a month before the period is no repeat in it
+    _enough_memory_to_group()
     repeating = list(db.session.scalars(select(Month.user_id).where(*repeat).distinct()))
     groups: dict[int, GroupMastery] = defaultdict(lambda: GroupMastery(None))
     if not counts_only:
