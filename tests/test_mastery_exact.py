@@ -320,3 +320,28 @@ def test_a_serving_process_starts_its_refresher_once_and_a_testing_app_none(app,
     finally:
         mastery_refresh.stop()
     assert not thread.is_alive() and mastery_refresh._started == {}
+
+
+def test_safe_cuts_from_counts_equal_the_cuts_from_who_practised(app, small_content, make_user):
+    """When every month holds enough people, the cuts come from the counts alone: the same cuts."""
+    with time_machine.travel(utcnow() - timedelta(days=31 * 4)):
+        users = [make_user(Role.TRAINEE).id for _ in range(8)]
+    rng = random.Random(9)
+    with app.app_context():
+        for months_ago in (3, 2, 1):
+            with time_machine.travel(utcnow() - timedelta(days=31 * months_ago)):
+                for uid in users[:3 + months_ago]:
+                    _play(db.session.get(User, uid), "m-values", rng, retake=True)
+        mastery.refresh_summary()
+        db.session.commit()
+        scope = review.load_scope(db.session.get(User, users[0]).organization.jurisdiction_id)
+        counts = mastery_report._practising_per_month(scope, review.Filters())
+        who = mastery_report._practising_by_month(scope, review.Filters())
+        assert [(m, len(people)) for m, people in who] == counts and len(counts) >= 3
+        for min_group in (1, 3, 4, 5, 6, 7):
+            assert all(n >= 3 for _, n in counts)
+            if all(n >= min_group for _, n in counts):
+                assert mastery_report._safe_cuts(who, min_group) == [m for m, _ in counts[1:]]
+            one_month = review.Filters(since=counts[1][0], until=counts[1][0] + timedelta(days=3))
+            widened = mastery_report.safe_period(scope, one_month, min_group)
+            assert (widened.since is None or widened.since <= counts[1][0]) and (widened.until is None or widened.until >= one_month.until)

@@ -145,8 +145,12 @@ def safe_period(scope: Scope, filters: Filters, min_group: int) -> Filters:
     """The filters with their period widened to whole months and then to safe boundaries."""
     if filters.since is None and filters.until is None:
         return filters
-    months = _practising_by_month(scope, replace(filters, since=None, until=None))
-    cuts = _safe_cuts(months, min_group)
+    whole = replace(filters, since=None, until=None)
+    counts = _practising_per_month(scope, whole)
+    if all(n >= min_group for _, n in counts):  # every month is a group of its own: no need for who
+        cuts = [month for month, _ in counts[1:]]
+    else:
+        cuts = _safe_cuts(_practising_by_month(scope, whole), min_group)
     since = _month_start(filters.since) if filters.since else None
     until = _month_after(filters.until) if filters.until else None  # exclusive: the first day after
     since = max((c for c in cuts if since is not None and c <= since), default=None)
@@ -176,6 +180,15 @@ def _safe_cuts(months: list[tuple[date, set[int]]], min_group: int) -> list[date
     if cuts and 0 < len(people) < min_group:
         cuts.pop()  # the last group is too small on its own: it joins the one before
     return cuts
+
+
+def _practising_per_month(scope: Scope, filters: Filters) -> list[tuple[date, int]]:
+    """Per month with scored answers of the selection: how many practised in it."""
+    people = trainees(scope, filters).subquery("people")
+    stmt = (select(Month.month, func.count()).where(Month.user_id.in_(select(people.c.user_id)),
+                                                    Month.point_id == mastery.ALL_POINTS)
+            .group_by(Month.month).order_by(Month.month))
+    return [(month, int(n)) for month, n in db.session.execute(stmt)]
 
 
 def _practising_by_month(scope: Scope, filters: Filters) -> list[tuple[date, set[int]]]:
