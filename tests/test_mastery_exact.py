@@ -4,6 +4,7 @@ committed is still counted (the id watermark skipped it for good on PostgreSQL).
 rebuilt off the page view, by a thread per process or `trainer mastery refresh`."""
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -263,3 +264,84 @@ def test_cli_refresh_and_refresh_all(app, runner, small_content, make_user):
     assert result.exit_code == 0 and "1 人" in result.output
     with app.app_context():
         assert _summary([user.id]) == expected
+
+
+# --- a period's map from the month summaries equals the one computed from the answers ----------
+
+def _figures(groups: dict) -> dict:
+    return {org: (g.practised, dict(g.secure), {k: v for k, v in g.answered.items() if v}) for org, g in groups.items()
+            if g.practised or any(g.answered.values())}
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_period_map_from_months_equals_the_computation_from_answers(app, small_content, make_user, seed):
+    rng = random.Random(seed)
+    with time_machine.travel(utcnow() - timedelta(days=31 * 4)):  # registered before the first period
+        users = [make_user(Role.TRAINEE).id for _ in range(6)]
+    with app.app_context():
+        for months_ago in (3, 2, 1, 0):  # retakes in later months make repeats
+            with time_machine.travel(utcnow() - timedelta(days=31 * months_ago)):
+                for uid in rng.sample(users, 4):
+                    _play(db.session.get(User, uid), rng.choice(["m-case-01", "m-values"]), rng, retake=True)
+        mastery.refresh_summary()
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(MasteryMonth).where(MasteryMonth.repeats > 0))
+        months = sorted({m for m in db.session.scalars(select(MasteryMonth.month).distinct())})
+        scope = review.load_scope(db.session.get(User, users[0]).organization.jurisdiction_id)
+        last_day = lambda m: (m + timedelta(days=32)).replace(day=1) - timedelta(days=1)  # noqa: E731
+        periods = [(a, last_day(b)) for i, a in enumerate(months) for b in months[i:]]
+        periods += [(None, last_day(months[0])), (months[-1], None), (months[1], None)]
+        for since, until in periods:
+            filters = review.Filters(since=since, until=until)
+            people = review.trainees(scope, filters).subquery("people")
+            from_months = mastery_report._months_by_org(people, filters)
+            from_answers = mastery_report._compute_mastery_by_org(people, filters)
+            assert _figures(from_months) == _figures(from_answers), (since, until)
+            assert _figures(from_answers), (since, until, months)
+
+
+def test_a_serving_process_starts_its_refresher_once_and_a_testing_app_none(app, tmp_path):
+    from trainer import create_app
+
+    assert mastery_refresh._started == {}
+    app.config["MASTERY_REFRESH_SECONDS"], before = 5.0, app.config["MASTERY_REFRESH_SECONDS"]
+    try:
+        app.test_client().get("/auth/login")
+        assert mastery_refresh._started == {}  # TESTING: several apps share the test database
+    finally:
+        app.config["MASTERY_REFRESH_SECONDS"] = before
+    serving = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite3'}", "SECRET_KEY": "s" * 40,
+                          "MASTERY_REFRESH_SECONDS": 5.0})
+    try:
+        serving.test_client().get("/auth/login")
+        thread = mastery_refresh._started[os.getpid()][0]
+        serving.test_client().get("/auth/login")
+        assert thread.is_alive() and len(mastery_refresh._started) == 1
+    finally:
+        mastery_refresh.stop()
+    assert not thread.is_alive() and mastery_refresh._started == {}
+
+
+def test_safe_cuts_from_counts_equal_the_cuts_from_who_practised(app, small_content, make_user):
+    """When every month holds enough people, the cuts come from the counts alone: the same cuts."""
+    with time_machine.travel(utcnow() - timedelta(days=31 * 4)):
+        users = [make_user(Role.TRAINEE).id for _ in range(8)]
+    rng = random.Random(9)
+    with app.app_context():
+        for months_ago in (3, 2, 1):
+            with time_machine.travel(utcnow() - timedelta(days=31 * months_ago)):
+                for uid in users[:3 + months_ago]:
+                    _play(db.session.get(User, uid), "m-values", rng, retake=True)
+        mastery.refresh_summary()
+        db.session.commit()
+        scope = review.load_scope(db.session.get(User, users[0]).organization.jurisdiction_id)
+        counts = mastery_report._practising_per_month(scope, review.Filters())
+        who = mastery_report._practising_by_month(scope, review.Filters())
+        assert [(m, len(people)) for m, people in who] == counts and len(counts) >= 3
+        for min_group in (1, 3, 4, 5, 6, 7):
+            assert all(n >= 3 for _, n in counts)
+            if all(n >= min_group for _, n in counts):
+                assert mastery_report._safe_cuts(who, min_group) == [m for m, _ in counts[1:]]
+            one_month = review.Filters(since=counts[1][0], until=counts[1][0] + timedelta(days=3))
+            widened = mastery_report.safe_period(scope, one_month, min_group)
+            assert (widened.since is None or widened.since <= counts[1][0]) and (widened.until is None or widened.until >= one_month.until)

@@ -1,4 +1,4 @@
-"""The point_mastery summary, brought up to date before it is read, equals what the answers say,
+"""The point_mastery summary, once refreshed (services/mastery.refresh_summary), equals what the answers say,
 through retakes, double submits, and a question whose new version practises other points."""
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The mastery aggregate is never stale: new answers, and changes to the set of trainees, are seen on
-the next request."""
+"""The mastery aggregate follows new answers and changes to the set of trainees. The tests run with
+MASTERY_REFRESH_SECONDS = 0, where the summary is brought up to date when read; in production a
+thread rebuilds it off the request (tests/test_mastery_exact.py checks that path)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -38,6 +38,8 @@ def upgrade():
     )
     with op.batch_alter_table('mastery_months', schema=None) as batch_op:
         batch_op.create_index('ix_mastery_months_month', ['month', 'point_id'], unique=False)
+        batch_op.create_index('ix_mastery_months_totals', ['month', 'user_id'], unique=False,
+                              postgresql_where=sa.text("point_id = '*'"), sqlite_where=sa.text("point_id = '*'"))
     # Every trainee with a scored answer is marked: the next refresh (the background thread within
     # MASTERY_REFRESH_SECONDS, or `trainer mastery refresh --all`) builds their months and summary.
     op.execute("INSERT INTO mastery_dirty (user_id, marked_at, marks) "
@@ -55,6 +57,7 @@ def downgrade():
     )
     op.execute("INSERT INTO mastery_watermark (id, answer_id) VALUES (1, 0)")
     with op.batch_alter_table('mastery_months', schema=None) as batch_op:
+        batch_op.drop_index('ix_mastery_months_totals')
         batch_op.drop_index('ix_mastery_months_month')
     op.drop_table('mastery_months')
     op.drop_table('mastery_dirty')

@@ -23,7 +23,8 @@ _lock = threading.Lock()
 def register(app: Flask) -> None:
     @app.before_request
     def _start_refresher() -> None:
-        if app.config["MASTERY_REFRESH_SECONDS"] > 0 and os.getpid() not in _started:
+        # not for TESTING apps: several share one test database, a stray thread would race the tests
+        if app.config["MASTERY_REFRESH_SECONDS"] > 0 and not app.testing and os.getpid() not in _started:
             start(app)
 
 

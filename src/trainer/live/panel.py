@@ -69,6 +69,17 @@ def _points(ids: list[str]) -> list[Point]:
     return list(db.session.scalars(select(Point).where(Point.id.in_(ids)).order_by(Point.sort)))
 
 
+def etag(session: LiveSession, attempt_id: int) -> str:
+    """What the participant's panel depends on: the session (and run) version, and their own answer
+    to the question on screen (the form token differs per render; any earlier one stays valid)."""
+    part = shared(session)
+    answer_id = None
+    if part.question_id is not None:
+        answer_id = db.session.scalar(select(Answer.id).where(Answer.attempt_id == attempt_id,
+                                                              Answer.question_id == part.question_id))
+    return f"p{session.id}-{session.started_at.timestamp():.0f}-{session.version}-{answer_id or 0}"
+
+
 def render(session: LiveSession, attempt_id: int, *, token: str, error: str | None = None,
            raw: dict | None = None) -> str:
     """The whole panel for one participant."""

@@ -1,13 +1,15 @@
 """Participants in a live session: a page that follows the facilitator without reloading.
 
 The browser polls ``state`` (one indexed read that also checks participation) every 1.5 s and fetches
-``panel`` (an HTML fragment, mostly cached per session version) only when the version changed.
+``panel`` (an HTML fragment, mostly cached per session version) only when the version changed. Both
+carry an ETag (the session version; for the panel also the participant's own answer) and answer a
+matching If-None-Match with 304 and no body (docs/live.md).
 """
 from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 from flask import session as cookie_session
 from flask_login import current_user
 
@@ -61,8 +63,20 @@ def state(session_id: int):
     found = live.version_of(session_id, user_id, token) if user_id is not None and token else None
     if found is None:
         abort(404)
-    moved = live.successor(session_id) if found[1] else None  # a restart: follow it without a reload
-    return jsonify(version=found[0], ended=found[1], next=url_for("live.view", session_id=moved) if moved else None)
+    if not found[1]:  # running: the answer is the version alone, so the version is its ETag
+        tag = f"v{session_id}-{found[0]}"
+        if request.if_none_match.contains_weak(tag):
+            return _revalidated(Response(status=304), tag)
+        return _revalidated(jsonify(version=found[0], ended=False, next=None), tag)
+    moved = live.successor(session_id)  # a restart: follow it without a reload
+    return jsonify(version=found[0], ended=True, next=url_for("live.view", session_id=moved) if moved else None)
+
+
+def _revalidated(response: Response, tag: str) -> Response:
+    """Kept by the browser only to revalidate (If-None-Match), every time, and for this user only."""
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @bp.get("/<int:session_id>/panel")
@@ -71,7 +85,10 @@ def panel(session_id: int):
     session = _session(session_id)
     attempt_id = live.participant_attempt(session, current_user).id
     db.session.commit()
-    return panels.render(session, attempt_id, token=uuid.uuid4().hex)
+    tag = panels.etag(session, attempt_id)
+    if request.if_none_match.contains_weak(tag):  # the same version and the same own answer: nothing to render
+        return _revalidated(Response(status=304), tag)
+    return _revalidated(Response(panels.render(session, attempt_id, token=uuid.uuid4().hex)), tag)
 
 
 @bp.post("/<int:session_id>/answer")

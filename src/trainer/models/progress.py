@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer.extensions import db
@@ -133,7 +133,12 @@ class MasteryMonth(db.Model):
     computed from the answers for that trainee). Derived, like PointMastery."""
 
     __tablename__ = "mastery_months"
-    __table_args__ = (Index("ix_mastery_months_month", "month", "point_id"),)
+    __table_args__ = (
+        Index("ix_mastery_months_month", "month", "point_id"),
+        # the month totals alone (who practised when): a small covering index
+        Index("ix_mastery_months_totals", "month", "user_id", postgresql_where=text("point_id = '*'"),
+              sqlite_where=text("point_id = '*'")),
+    )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -25,6 +25,7 @@ from trainer.models import MasteryMonth as Month
 from trainer.models import PointMastery as Summary
 
 SECURE_SCORE = 0.8
+EPSILON = 1e-9  # sums of float scores added in another order may differ in the last bit
 MIN_SECURE_QUESTIONS = 2
 STATES = {
     "none": ("未練習", "○"),
@@ -58,7 +59,7 @@ class PointMastery:
 def classify(answered: int, mean: float | None) -> str:
     if not answered:
         return "none"
-    if answered >= MIN_SECURE_QUESTIONS and (mean or 0) >= SECURE_SCORE:
+    if answered >= MIN_SECURE_QUESTIONS and (mean or 0) >= SECURE_SCORE - EPSILON:
         return "secure"
     return "learning"
 

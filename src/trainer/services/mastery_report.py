@@ -22,10 +22,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, select, text
 
 from trainer.extensions import db
 from trainer.models import Answer, Item, Organization, Point, QuestionPoint, User
+from trainer.models import MasteryMonth as Month
 from trainer.models import PointMastery as Summary
 from trainer.services import disclosure, mastery
 from trainer.services.review import JST, Filters, Scope, trainees
@@ -95,6 +96,7 @@ def point_items() -> list[tuple[Item, list[Point]]]:
 def mastery_report(scope: Scope, filters: Filters, min_group: int = MIN_GROUP_SIZE) -> MasteryReport:
     """The selection's total and each selected municipality, suppressed where too small — or where
     a difference with another permitted view would be too small (see the module docstring)."""
+    _refresh_when_read()
     filters = safe_period(scope, filters, min_group)
     by_org = _mastery_by_org(scope, filters)
     units = {u.id: GroupMastery(u) for u in scope.selected_units(filters)}
@@ -143,8 +145,12 @@ def safe_period(scope: Scope, filters: Filters, min_group: int) -> Filters:
     """The filters with their period widened to whole months and then to safe boundaries."""
     if filters.since is None and filters.until is None:
         return filters
-    months = _practising_by_month(scope, replace(filters, since=None, until=None))
-    cuts = _safe_cuts(months, min_group)
+    whole = replace(filters, since=None, until=None)
+    counts = _practising_per_month(scope, whole)
+    if all(n >= min_group for _, n in counts):  # every month is a group of its own: no need for who
+        cuts = [month for month, _ in counts[1:]]
+    else:
+        cuts = _safe_cuts(_practising_by_month(scope, whole), min_group)
     since = _month_start(filters.since) if filters.since else None
     until = _month_after(filters.until) if filters.until else None  # exclusive: the first day after
     since = max((c for c in cuts if since is not None and c <= since), default=None)
@@ -176,17 +182,23 @@ def _safe_cuts(months: list[tuple[date, set[int]]], min_group: int) -> list[date
     return cuts
 
 
-def _practising_by_month(scope: Scope, filters: Filters) -> list[tuple[date, set[int]]]:
-    """Per month (Asia/Tokyo) with scored answers of the selection: who practised in it."""
+def _practising_per_month(scope: Scope, filters: Filters) -> list[tuple[date, int]]:
+    """Per month with scored answers of the selection: how many practised in it."""
     people = trainees(scope, filters).subquery("people")
-    local = func.date(Answer.created_at)  # UTC day: months are cut on local days below
-    stmt = (select(Answer.user_id, func.min(Answer.created_at), func.max(Answer.created_at))
-            .where(Answer.user_id.in_(select(people.c.user_id)), Answer.score.is_not(None))
-            .group_by(Answer.user_id, local))
+    stmt = (select(Month.month, func.count()).where(Month.user_id.in_(select(people.c.user_id)),
+                                                    Month.point_id == mastery.ALL_POINTS)
+            .group_by(Month.month).order_by(Month.month))
+    return [(month, int(n)) for month, n in db.session.execute(stmt)]
+
+
+def _practising_by_month(scope: Scope, filters: Filters) -> list[tuple[date, set[int]]]:
+    """Per month (Asia/Tokyo) with scored answers of the selection: who practised in it (mastery_months)."""
+    people = trainees(scope, filters).subquery("people")
+    stmt = select(Month.user_id, Month.month).where(Month.user_id.in_(select(people.c.user_id)),
+                                                    Month.point_id == mastery.ALL_POINTS)
     by_month: dict[date, set[int]] = defaultdict(set)
-    for user_id, first, last in db.session.execute(stmt):
-        for moment in (first, last):
-            by_month[_month_start(_jst_day(moment))].add(user_id)
+    for user_id, month in db.session.execute(stmt):
+        by_month[month].add(user_id)
     return sorted(by_month.items())
 
 
@@ -203,21 +215,85 @@ def _merge(target: GroupMastery, group: GroupMastery) -> None:
         target.secure[key] = target.secure.get(key, 0) + group.secure.get(key, 0)
 
 
-def _mastery_by_org(scope: Scope, filters: Filters, counts_only: bool = False) -> dict[int, GroupMastery]:
-    """Figures per organization: from the point_mastery summary, or, when a period limits which
-    answers count, from the per-month summary of that period. The summaries are rebuilt off the
-    request (mastery_refresh.py); only with MASTERY_REFRESH_SECONDS = 0 are they brought up to date here."""
+def _refresh_when_read() -> None:
+    """Only with MASTERY_REFRESH_SECONDS = 0 (tests, a one-person trial): bring the summaries up to
+    date here. Otherwise they are rebuilt off the request (mastery_refresh.py)."""
     if current_app.config["MASTERY_REFRESH_SECONDS"] <= 0 and mastery.refresh_summary():
         db.session.commit()  # derived data only: keep what was rebuilt for the next view
+
+
+def _mastery_by_org(scope: Scope, filters: Filters, counts_only: bool = False) -> dict[int, GroupMastery]:
+    """Figures per organization: from the point_mastery summary, or, when a period limits which
+    answers count, from the per-month summary (mastery_months) of that period's whole months."""
+    _refresh_when_read()
     people = trainees(scope, filters).subquery("people")
     if filters.since is None and filters.until is None:
         return _summary_by_org(people, counts_only)
+    if _whole_months(filters):
+        return _months_by_org(people, filters, counts_only)
     return _compute_mastery_by_org(people, filters, counts_only)
+
+
+def _enough_memory_to_group() -> None:
+    """PostgreSQL: group ~300,000 (trainee, point) rows in memory, not in batches on disk (the default
+    work_mem of 4 MB spills them: about 40 % slower). For this transaction only."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
+def _whole_months(filters: Filters) -> bool:
+    return ((filters.since is None or filters.since.day == 1)
+            and (filters.until is None or (filters.until + timedelta(days=1)).day == 1))
+
+
+def _months_by_org(people, filters: Filters, counts_only: bool = False) -> dict[int, GroupMastery]:
+    """The period's figures from mastery_months: per trainee and point, the months of the period added
+    up — exact because a trainee who answered a question in two months of the period (a repeat) is
+    computed from the answers instead (the latest answer in the period counts, not both)."""
+    in_period = [Month.user_id.in_(select(people.c.user_id))]
+    if filters.since is not None:
+        in_period.append(Month.month >= filters.since)
+    if filters.until is not None:
+        in_period.append(Month.month <= filters.until)
+    repeat = [Month.point_id == mastery.ALL_POINTS, Month.repeats > 0, *in_period]
+    if filters.since is not None:
+        repeat.append(Month.month > filters.since)  # a repeat of a month before the period is no repeat in it
+    _enough_memory_to_group()
+    repeating = list(db.session.scalars(select(Month.user_id).where(*repeat).distinct()))
+    groups: dict[int, GroupMastery] = defaultdict(lambda: GroupMastery(None))
+    if not counts_only:
+        # per trainee and point (their organization carried along), then per organization and point
+        per_user = (select(people.c.org_id, Month.point_id, func.sum(Month.answered).label("n"),
+                           func.sum(Month.score_sum).label("total"))
+                    .join(people, people.c.user_id == Month.user_id)
+                    .where(*in_period[1:], Month.point_id != mastery.ALL_POINTS)
+                    .group_by(Month.user_id, Month.point_id, people.c.org_id))
+        if repeating:
+            per_user = per_user.where(Month.user_id.not_in(repeating))
+        per_user = per_user.subquery("per_user")
+        secure = and_(per_user.c.n >= mastery.MIN_SECURE_QUESTIONS,
+                      per_user.c.total >= mastery.SECURE_SCORE * per_user.c.n - mastery.EPSILON)
+        stmt = (select(per_user.c.org_id, per_user.c.point_id, func.sum(case((secure, 1), else_=0)), func.count())
+                .group_by(per_user.c.org_id, per_user.c.point_id))
+        for org_id, point_id, n_secure, n_answered in db.session.execute(stmt):
+            groups[org_id].secure[point_id] = int(n_secure or 0)
+            groups[org_id].answered[point_id] = int(n_answered)
+        if repeating:
+            few = select(people.c.user_id, people.c.org_id).where(people.c.user_id.in_(repeating)).subquery("few")
+            for org_id, group in _compute_mastery_by_org(few, filters).items():
+                group.practised = 0  # counted below, with everyone
+                _merge(groups[org_id], group)
+    practised = (select(people.c.org_id, func.count(func.distinct(Month.user_id)))
+                 .join(people, people.c.user_id == Month.user_id)
+                 .where(Month.point_id == mastery.ALL_POINTS, *in_period[1:]).group_by(people.c.org_id))
+    for org_id, n in db.session.execute(practised):
+        groups[org_id].practised = int(n)
+    return dict(groups)
 
 
 def _summary_by_org(people, counts_only: bool = False) -> dict[int, GroupMastery]:
     mean = Summary.score_sum / Summary.answered
-    secure = and_(Summary.answered >= mastery.MIN_SECURE_QUESTIONS, mean >= mastery.SECURE_SCORE)
+    secure = and_(Summary.answered >= mastery.MIN_SECURE_QUESTIONS, mean >= mastery.SECURE_SCORE - mastery.EPSILON)
     stmt = (select(people.c.org_id, Summary.point_id, func.sum(case((secure, 1), else_=0)), func.count())
             .join(people, people.c.user_id == Summary.user_id).where(Summary.answered > 0)
             .group_by(people.c.org_id, Summary.point_id))
@@ -243,7 +319,7 @@ def _compute_mastery_by_org(people, filters: Filters, counts_only: bool = False)
     per_user = (select(Answer.user_id, QuestionPoint.point_id, func.count().label("n"), func.avg(Answer.score).label("mean"))
                 .join(newest, newest.c.id == Answer.id).join(QuestionPoint, QuestionPoint.version_id == Answer.version_id)
                 .group_by(Answer.user_id, QuestionPoint.point_id).subquery("per_user"))
-    secure = and_(per_user.c.n >= mastery.MIN_SECURE_QUESTIONS, per_user.c.mean >= mastery.SECURE_SCORE)
+    secure = and_(per_user.c.n >= mastery.MIN_SECURE_QUESTIONS, per_user.c.mean >= mastery.SECURE_SCORE - mastery.EPSILON)
     # the people were chosen inside; here only their organization is looked up (by primary key)
     stmt = (select(User.organization_id, per_user.c.point_id, func.sum(case((secure, 1), else_=0)), func.count())
             .join(User, User.id == per_user.c.user_id).group_by(User.organization_id, per_user.c.point_id))

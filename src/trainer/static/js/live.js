@@ -32,14 +32,15 @@
     document.dispatchEvent(new CustomEvent("trainer:swapped", { detail: { url: null, main: root } }));
   }
   function refresh() {
-    return fetch(panelUrl, { credentials: "same-origin", cache: "no-store" })
+    // "no-cache": the browser revalidates with If-None-Match; a 304 gives back the body it kept
+    return fetch(panelUrl, { credentials: "same-origin", cache: "no-cache" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
       .then(show);
   }
   function poll() {
     if (busy) { return; }
     busy = true;
-    fetch(stateUrl, { credentials: "same-origin", cache: "no-store" })
+    fetch(stateUrl, { credentials: "same-origin", cache: "no-cache" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (state) {
         failures = 0;
