@@ -135,3 +135,34 @@ def test_a_live_answer_costs_one_request_and_no_document_load(page, e2e_app, liv
     assert answering[0].headers.get("x-trainer-swap") == "1"
     assert [r for r in requests if r.resource_type == "document"] == []
     assert answers() == 1
+
+
+def test_a_503_is_retried_once_after_retry_after_and_stores_the_answer_once(page, e2e_app, live_server, login_as):
+    _trainee(e2e_app, "e2e-retry")
+    login_as("e2e-retry")
+    page.goto(f"{live_server}/learn/modules/m-case-02")
+    page.get_by_role("button", name="始める").click()
+    page.wait_for_load_state("networkidle")
+    _first_choice_page(page, live_server)
+    before = _answers(e2e_app, "e2e-retry")
+    refused: list = []
+
+    def busy_once(route):
+        if not refused:
+            refused.append(route.request.url)
+            route.fulfill(status=503, headers={"Retry-After": "1"}, body="busy")
+        else:
+            route.continue_()
+
+    page.route("**/answer", busy_once)
+    requests = _log(page)
+    page.locator("input[type=radio][name=choice]").nth(1).check()
+    page.get_by_role("button", name="回答する").click()
+    expect(page.locator("#feedback")).to_be_visible(timeout=5000)
+    expect(page.locator("#feedback")).to_be_focused()
+    posts = [r for r in requests if r.method == "POST"]
+    assert len(refused) == 1 and len(posts) == 2  # the refused one and its single retry
+    tokens = [re.search(r'name="token"\r\n\r\n(\w+)', p.post_data).group(1) for p in posts]
+    assert tokens[0] == tokens[1]  # the same form, the same token
+    assert _answers(e2e_app, "e2e-retry") == before + 1
+    page.unroute("**/answer")
