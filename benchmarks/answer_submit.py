@@ -18,7 +18,8 @@ BENCH_THREADS threads, default 8), three phases run one after the other:
 Each phase has ``--questions`` slots; in a slot every trainee sends once at a random moment within
 ``--window`` seconds; between slots each presses 次へ (not timed, not counted in CPU). 5 % of the
 sends are a double click (the same form twice at once). Reported per phase: p50/p95/p99/max, errors,
-server CPU per answer (gunicorn master + workers, from /proc schedstat, over the slots only); per run:
+server CPU per answer (gunicorn master + workers, from /proc schedstat, over the slots only), and how
+many cores the server and the load generator kept busy (what saturates first); per run:
 answers sent, stored, lost and doubled (trainer and floor each), and the ratios to the floor.
 """
 from __future__ import annotations
@@ -44,6 +45,9 @@ PAGE_RE = re.compile(r"/learn/attempts/(\d+)/pages/(\d+)")
 PASSWORD = "bench-password-1"
 MODULE = "m-values"
 SWAP = {"X-Trainer-Swap": "1"}
+#: extra trainees (not counted) who answer once before the timing, so every worker has compiled the
+#: player and feedback templates, as a server that has been running a while has
+WARMERS = 6
 DOUBLE_CLICKS = 0.05
 
 
@@ -59,9 +63,10 @@ from trainer.services import accounts, orgs, player
 app = create_app()
 with app.app_context():
     org = orgs.by_code("140007")
-    for i in range({trainees}):
-        if not accounts.login_exists(f"bench{{i:04d}}"):
-            accounts.create_user(login_id=f"bench{{i:04d}}", display_name=f"受講者{{i}}", organization=org,
+    logins = [f"bench{{i:04d}}" for i in range({trainees})] + [f"warm{{i}}" for i in range({WARMERS})]
+    for i, login in enumerate(logins):
+        if not accounts.login_exists(login):
+            accounts.create_user(login_id=login, display_name=f"受講者{{i}}", organization=org,
                                  password="{PASSWORD}", roles=[Role.TRAINEE])
     db.session.commit()
     module = db.session.get(Module, "{MODULE}")
@@ -94,20 +99,28 @@ with app.app_context():
 class Trainee:
     """One signed-in trainee with a keep-alive connection, answering the module's questions in turn."""
 
-    def __init__(self, n: int, port: int, pages: list):
+    def __init__(self, n: int, port: int, pages: list, login: str | None = None):
         self.n, self.port, self.pages = n, port, pages
+        self.login = login or f"bench{n:04d}"
         self.client = Client(port)
 
     def setup(self) -> None:
-        self.client.login(f"bench{self.n:04d}", PASSWORD)
+        self.client.login(self.login, PASSWORD)
         status, headers, _ = self.client.request("POST", f"/learn/modules/{MODULE}/start", {})
         self.attempt, self.index = map(int, PAGE_RE.search(headers["Location"]).groups())
         self.skip_text_pages()
 
     def skip_text_pages(self) -> None:
+        """Past text-only pages, then open the question page as the browser does (untimed)."""
         while self.index < len(self.pages) and self.pages[self.index] is None:
             self.client.request("POST", f"/learn/attempts/{self.attempt}/pages/{self.index}/next", {})
             self.index += 1
+        if self.index < len(self.pages):
+            self.client.request("GET", f"/learn/attempts/{self.attempt}/pages/{self.index}")
+
+    def warm(self) -> None:
+        """Answer one question with the swap (not counted: a warm-up trainee)."""
+        self.act(0, "action")
 
     def act(self, slot: int, mode: str) -> list[tuple[bool, float, bool]]:
         """Send this slot's answer (maybe twice at once); (ok, ms, duplicate) per request."""
@@ -155,7 +168,8 @@ class FloorClient:
         self.client = Client(port)
 
     def setup(self) -> None:
-        pass
+        for _ in range(3):  # warm the server's threads (connections), as the trainees' logins warm trainer's
+            self.client.request("GET", "/warm")
 
     def act(self, slot: int, mode: str) -> list[tuple[bool, float, bool]]:
         form = {"token": f"f{self.n}-{slot}", "response": json.dumps({"choice": random.choice("abcd")})}
@@ -195,9 +209,9 @@ def run_phase(server_pid: int, actors: list, mode: str, slots: int, window: floa
     """``slots`` rounds of one send per actor within ``window`` seconds; CPU over the rounds only."""
     results: list[tuple[bool, float, bool]] = []
     lock = threading.Lock()
-    cpu = duration = 0.0
+    cpu = duration = own = 0.0
     for slot in range(slots):
-        cpu_before, began = process_tree_cpu(server_pid), time.time()
+        cpu_before, began, own_before = process_tree_cpu(server_pid), time.time(), time.process_time()
         start_at = began + 0.2
 
         def one(actor, slot=slot, start_at=start_at):
@@ -209,6 +223,7 @@ def run_phase(server_pid: int, actors: list, mode: str, slots: int, window: floa
         parallel(actors, one)
         cpu += process_tree_cpu(server_pid) - cpu_before
         duration += time.time() - began
+        own += time.process_time() - own_before
         parallel(actors, lambda a, slot=slot: a.between(slot, mode))
     sent = len(results)
     stored = sent - sum(1 for r in results if r[2])  # a double click must store one answer
@@ -217,6 +232,9 @@ def run_phase(server_pid: int, actors: list, mode: str, slots: int, window: floa
         "duration_s": round(duration, 1), "throughput_per_s": round(sent / max(duration, 1e-9), 1),
         "latency_ms": {k: round(v, 1) for k, v in percentiles([r[1] for r in results]).items()},
         "server_cpu_s": round(cpu, 2), "server_cpu_ms_per_answer": round(cpu * 1000 / max(stored, 1), 2),
+        # what saturates first: the server's share of the machine's cores against the load generator's
+        "server_cores_busy": round(cpu / max(duration, 1e-9), 2),
+        "load_generator_cores_busy": round(own / max(duration, 1e-9), 2),
         "_expected": stored,
     }
 
@@ -237,6 +255,8 @@ def run_trainer(trainees: int, args) -> tuple[dict, dict]:
     port = free_port()
     server = start_gunicorn(env, port, workers=args.workers)
     try:
+        warmers = [Trainee(n, port, pages, login=f"warm{n}") for n in range(WARMERS)]
+        parallel(warmers, lambda a: (a.setup(), a.warm()))
         actors = [Trainee(n, port, pages) for n in range(trainees)]
         parallel(actors, lambda a: a.setup())
         action = run_phase(server.pid, actors, "action", args.questions, args.window)
@@ -258,6 +278,7 @@ def run_floor(trainees: int, args) -> tuple[dict, dict]:
     server = start_gunicorn(env, port, workers=args.workers, app="floor_app:app", chdir=Path(__file__).resolve().parent)
     try:
         actors = [FloorClient(n, port) for n in range(trainees)]
+        parallel(actors, lambda a: a.setup())
         floor = run_phase(server.pid, actors, "floor", args.questions, args.window)
     finally:
         stop(server)

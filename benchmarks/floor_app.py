@@ -44,5 +44,12 @@ def answer(attempt_id: int, question_id: int):
     return "ok"
 
 
+@app.get("/warm")
+def warm():
+    """Opens this thread's connection (the benchmark warms every server thread before timing)."""
+    connection()
+    return "ok"
+
+
 def count() -> int:
     return connection().execute("SELECT count(*) FROM answers").fetchone()[0]
