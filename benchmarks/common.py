@@ -35,12 +35,14 @@ def server_env(instance: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = int(os.environ.get("BENCH_THREADS", "8"))) -> subprocess.Popen:
+def start_gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = int(os.environ.get("BENCH_THREADS", "8")),
+                   app: str = "trainer:create_app()", chdir: Path = ROOT) -> subprocess.Popen:
+    """The server under test; ``app``/``chdir`` start another WSGI app (the floor) under the same config."""
     worker = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "-w", str(workers), *worker, "-b",
          f"127.0.0.1:{port}", "--backlog", "2048", "--keep-alive", "30", "--log-level", "warning",
-         "trainer:create_app()"], env=env, cwd=ROOT, start_new_session=True)
+         "--chdir", str(chdir), app], env=env, cwd=ROOT, start_new_session=True)
     for _ in range(100):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -83,8 +85,9 @@ class Client:
         self.cookies: dict[str, str] = {}
         self.csrf = ""
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, dict[str, str], str]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+    def request(self, method: str, path: str, form: dict | None = None,
+                extra_headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), **(extra_headers or {})}
         body = None
         if form is not None:
             body = urlencode({**form, "csrf_token": self.csrf}, doseq=True)

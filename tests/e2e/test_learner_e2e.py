@@ -109,7 +109,9 @@ def test_trainee_finishes_a_course(page, browser, e2e_app, live_server, login_as
             page.get_by_role("button", name="続きから再開する").first.click()
             assert page.locator("#progress-label").inner_text() == before
             logged_out = True
+        shown = page.url.split("#")[0]
         page.locator("form.next-form button").click()
+        page.wait_for_url(lambda url: url.split("#")[0] != shown)  # the next page is swapped in (or /done opened)
         page.wait_for_load_state("networkidle")
     assert double_clicked and logged_out
     with e2e_app.app_context():

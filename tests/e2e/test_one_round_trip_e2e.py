@@ -89,3 +89,80 @@ def test_without_javascript_the_answer_posts_and_redirects(browser, e2e_app, liv
         assert _answers(e2e_app, "e2e-nojs") == before + 1
     finally:
         context.close()
+
+
+def test_a_live_answer_costs_one_request_and_no_document_load(page, e2e_app, live_server, login_as, midday):
+    from datetime import datetime, time, timedelta
+
+    from sqlalchemy import func, select
+
+    from trainer.dates import JST
+    from trainer.extensions import db
+    from trainer.models import Answer, Attempt, Module
+    from trainer.services import accounts, live, player, workshops
+
+    _trainee(e2e_app, "e2e-live-trip")
+    with e2e_app.app_context():
+        facilitator = accounts.find_by_login("demo-facilitator")
+        trainee = accounts.find_by_login("e2e-live-trip")
+        begins = datetime.combine(midday, time(0), tzinfo=JST)
+        workshop = workshops.create(facilitator, workshops.WorkshopInput(
+            title="ライブ一往復", starts_at=begins, ends_at=begins + timedelta(hours=23, minutes=59), venue="会議室",
+            online=False, module_ids=["m-case-01"]))
+        workshops.join(workshop, trainee, via="invite")
+        session = live.start(workshop, "m-case-01", facilitator)
+        target = next(p.index for p in player.pages(db.session.get(Module, "m-case-01"))
+                      if p.question is not None and p.question.type == "single")
+        live.change(session, "goto", target)
+        live.change(session, "open")
+        session_id = session.id
+        db.session.commit()
+
+    def answers() -> int:
+        with e2e_app.app_context():
+            return db.session.scalar(select(func.count()).select_from(Answer).join(Attempt, Attempt.id == Answer.attempt_id)
+                                     .where(Attempt.live_session_id == session_id))
+
+    login_as("e2e-live-trip")
+    page.goto(f"{live_server}/live/{session_id}")
+    expect(page.get_by_role("button", name="回答する")).to_be_visible()
+    page.locator(".choice input").first.check()
+    requests = _log(page)
+    page.get_by_role("button", name="回答する").click()
+    expect(page.get_by_text("回答を送りました")).to_be_visible()
+    answering = [r for r in requests if not r.url.endswith("/state") and "/panel" not in r.url]
+    assert [(r.resource_type, r.method) for r in answering] == [("fetch", "POST")], [(r.resource_type, r.url) for r in answering]
+    assert answering[0].headers.get("x-trainer-swap") == "1"
+    assert [r for r in requests if r.resource_type == "document"] == []
+    assert answers() == 1
+
+
+def test_a_503_is_retried_once_after_retry_after_and_stores_the_answer_once(page, e2e_app, live_server, login_as):
+    _trainee(e2e_app, "e2e-retry")
+    login_as("e2e-retry")
+    page.goto(f"{live_server}/learn/modules/m-case-02")
+    page.get_by_role("button", name="始める").click()
+    page.wait_for_load_state("networkidle")
+    _first_choice_page(page, live_server)
+    before = _answers(e2e_app, "e2e-retry")
+    refused: list = []
+
+    def busy_once(route):
+        if not refused:
+            refused.append(route.request.url)
+            route.fulfill(status=503, headers={"Retry-After": "1"}, body="busy")
+        else:
+            route.continue_()
+
+    page.route("**/answer", busy_once)
+    requests = _log(page)
+    page.locator("input[type=radio][name=choice]").nth(1).check()
+    page.get_by_role("button", name="回答する").click()
+    expect(page.locator("#feedback")).to_be_visible(timeout=5000)
+    expect(page.locator("#feedback")).to_be_focused()
+    posts = [r for r in requests if r.method == "POST"]
+    assert len(refused) == 1 and len(posts) == 2  # the refused one and its single retry
+    tokens = [re.search(r'name="token"\r\n\r\n(\w+)', p.post_data).group(1) for p in posts]
+    assert tokens[0] == tokens[1]  # the same form, the same token
+    assert _answers(e2e_app, "e2e-retry") == before + 1
+    page.unroute("**/answer")
