@@ -218,3 +218,16 @@ def test_a_workshop_cannot_be_created_already_ended(app, people):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Workshop)) == 0
     assert _create(client, day=_today(), start="00:00", end="23:59") > 0  # today, still under way: fine
+
+
+def test_an_empty_post_keeps_the_consent_as_given_and_stores_nothing(app, people):
+    facilitator, participants, _, sid = _live(app, people)
+    _act(facilitator, sid, "goto", page=_page_of(app, "reflection"))
+    _act(facilitator, sid, "wall_open")
+    _act(facilitator, sid, "open")
+    ticked = participants[0].post(f"/live/{sid}/answer", data={"token": "e", "text": "  ", "to_wall": "1"})
+    assert ticked.status_code == 422 and "書いてください" in ticked.get_data(as_text=True)
+    assert 'value="1" aria-describedby="to-wall-hint" checked' in ticked.get_data(as_text=True)
+    unticked = participants[0].post(f"/live/{sid}/answer", data={"token": "e", "text": "  "})
+    assert 'aria-describedby="to-wall-hint" checked' not in unticked.get_data(as_text=True)
+    assert _wall_states(app) == {}
