@@ -231,3 +231,19 @@ def test_an_empty_post_keeps_the_consent_as_given_and_stores_nothing(app, people
     unticked = participants[0].post(f"/live/{sid}/answer", data={"token": "e", "text": "  "})
     assert 'aria-describedby="to-wall-hint" checked' not in unticked.get_data(as_text=True)
     assert _wall_states(app) == {}
+
+
+def test_self_ratings_are_shown_by_point_name_on_the_control_view_and_the_projector(app, people):
+    facilitator, participants, _, sid = _live(app, people)
+    page = _page_of(app, "self_rating")
+    _act(facilitator, sid, "goto", page=page)
+    _act(facilitator, sid, "open")
+    data = next(d for i, _, d in _pages(app) if i == page)
+    participants[0].post(f"/live/{sid}/answer", data={"token": "s", **{f"rating-{p}": "4" for p in data["points"]}})
+    with app.app_context():
+        from trainer.models import Point
+        titles = [db.session.get(Point, p).title for p in data["points"]]
+    for path in (f"/facilitate/live/{sid}", f"/facilitate/live/{sid}/projector"):
+        body = facilitator.get(path).get_data(as_text=True)
+        for point_id, title in zip(data["points"], titles):
+            assert f"{title}<span class=\"slide__pid\">（{point_id}）" in body or f"{title}（{point_id}）" in body, path

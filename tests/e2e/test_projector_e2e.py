@@ -225,3 +225,26 @@ def test_participant_is_asked_for_the_wall_per_post_at_360px(browser, e2e_app, l
                                            live.Attempt.live_session_id == room["session"])).all()
     assert states == ["none"]  # not ticked: it stays off the wall
     ctx.close()
+
+
+def test_moderating_the_wall_returns_to_the_wall_not_to_the_top(browser, e2e_app, live_server, room):
+    _state(e2e_app, room["session"], room["pages"]["reflection"], "wall_open", "open")
+    ctx = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 720})
+    page = ctx.new_page()
+    _login(page, live_server, "demo-facilitator")
+    page.goto(f"{live_server}/facilitate/live/{room['session']}")
+    expect(page.get_by_text("掲載に同意していない投稿：")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="映すのをやめる").first.click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("#wall")
+    assert page.evaluate("window.scrollY") > 0  # the moderation list stays in view
+    expect(page.get_by_role("button", name="映す", exact=True)).to_have_count(1)
+    page.get_by_role("button", name="映す", exact=True).click()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("button", name="映す", exact=True)).to_have_count(0)
+    page.get_by_role("button", name="次へ →").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("#controls")
+    page.screenshot(path=str(SCREENSHOTS / "live-control-after-next-1280x720.png"))
+    ctx.close()
