@@ -136,7 +136,7 @@ def test_the_verification_page_shows_the_issue_date_and_issuer(app, small_conten
     monkeypatch.setitem(app.config, "CERTIFICATE_ISSUER", "藤沢市 ひきこもり地域支援センター")
     with app.app_context():
         cert = _certificate(app, name="山田 花子", org="藤沢市", course="基礎コース", points=_all_points(app)[:2])
-        from trainer.models import Role, User
+        from trainer.models import Role
         from trainer.services import accounts, orgs
         orgs.seed_jurisdictions()
         user = accounts.create_user(login_id="cert-holder", display_name="山田 花子", organization=orgs.by_code("140007"),

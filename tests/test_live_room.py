@@ -161,13 +161,11 @@ def test_control_buttons_return_to_the_controls_and_the_selector_names_scenes(ap
     assert "case-01-q" not in selector
 
 
-def test_debrief_has_scene_titles_wall_texts_group_order_self_ratings_and_wareki(app, people):
-    facilitator, participants, _, sid = _live(app, people)
+def _run_every_question(app, facilitator, participants, sid) -> list:
+    """Every question opened, answered by every participant (before 2/1, after 4/5 alternately;
+    even participants rank in the recommended order, odd ones in reverse), the first reflection
+    shown on the wall, revealed; then the session ends."""
     pages = _pages(app)
-    answers = {
-        "self_rating": [{"rating-P01": "2", "rating-P02": "3"}, {"rating-P01": "4", "rating-P02": "3"}],
-        "ordering": None, "reflection": None, "single": None, "multiple": None,
-    }
     for index, qtype, data in pages:
         _act(facilitator, sid, "goto", page=index)
         if qtype is None:
@@ -175,16 +173,15 @@ def test_debrief_has_scene_titles_wall_texts_group_order_self_ratings_and_wareki
         if qtype == "reflection":
             _act(facilitator, sid, "wall_open")
         _act(facilitator, sid, "open")
-        for n, client in enumerate(participants[:2]):
+        for n, client in enumerate(participants):
             if qtype == "self_rating":
-                phase = data.get("phase")
-                value = {"before": ("2", "1"), "after": ("4", "5")}[phase][n]
+                value = {"before": ("2", "1"), "after": ("4", "5")}[data["phase"]][n % 2]
                 form = {f"rating-{p}": value for p in data["points"]}
             elif qtype == "ordering":
-                order = data["order"] if n == 0 else list(reversed(data["order"]))
+                order = data["order"] if n % 2 == 0 else list(reversed(data["order"]))
                 form = {f"rank-{cid}": str(i + 1) for i, cid in enumerate(order)}
             elif qtype == "reflection":
-                form = {"text": ["壁に映した言葉", "映さなかった言葉"][n], "to_wall": "1"}
+                form = {"text": "壁に映した言葉" if n == 0 else f"映さなかった言葉{n}", "to_wall": "1"}
             elif qtype == "single":
                 form = {"choice": data["choices"][0]["id"]}
             else:
@@ -194,18 +191,40 @@ def test_debrief_has_scene_titles_wall_texts_group_order_self_ratings_and_wareki
             facilitator.post(f"/facilitate/live/{sid}/wall/{_answer_id(app, f'd{index}-0')}", data={"state": "shown"})
         _act(facilitator, sid, "reveal")
     _act(facilitator, sid, "end")
+    return pages
+
+
+def test_debrief_has_scene_titles_wall_texts_group_order_self_ratings_and_wareki(app, people, make_user):
+    extra = [make_user(login_id=f"tr-x{i}", name=f"追加{i}") for i in range(2)]  # 5 people: figures may be shown
+    facilitator, participants, _, sid = _live(app, people, extra=extra)
+    pages = _run_every_question(app, facilitator, participants, sid)
     debrief = facilitator.get(f"/facilitate/live/{sid}/debrief").get_data(as_text=True)
     assert "case-01-q" not in debrief and "場面3「本人との出会い」・問い" in debrief
     assert "壁に映した言葉" in debrief and "映さなかった言葉" not in debrief
-    # the group's order: both participants ranked opposite ways, so every item has mean rank (n+1)/2
-    ordering = next(d for _, t, d in pages if t == "ordering")
-    middle = (len(ordering["order"]) + 1) / 2
-    assert "グループの順序" in debrief and f"平均 {middle} 位" in debrief
-    # self-rating before (2 and 1 -> 1.5) and after (4 and 5 -> 4.5), per point, with the difference
+    # the group's order: 3 people ranked in the recommended order, 2 in reverse
+    order = next(d for _, t, d in pages if t == "ordering")["order"]
+    size = len(order)
+    means = [round((3 * (i + 1) + 2 * (size - i)) / 5, 2) for i in range(size)]
+    group = debrief.split("グループの順序")[1].split("</ol>")[0]
+    assert [float(x) for x in re.findall(r"（平均 ([\d.]+) 位）", group)] == sorted(means)
+    # self-rating before (2,1,2,1,2 -> 1.6) and after (4,5,4,5,4 -> 4.4), per point, with the difference
     table = debrief.split("研修の前と後")[1].split("</table>")[0]
-    assert table.count("<td class=\"num\">1.5</td><td class=\"num\">4.5</td>") == 2 and "+3.00" in table
+    assert table.count("<td class=\"num\">1.6</td><td class=\"num\">4.4</td>") == 2 and "+2.80" in table
     started = now_jst()
     assert to_wareki(started.date()) in debrief and started.strftime("%Y年%m月%d日") in debrief
+
+
+def test_self_rating_means_of_fewer_than_five_people_are_withheld(app, people):
+    facilitator, participants, _, sid = _live(app, people)  # 3 people
+    _run_every_question(app, facilitator, participants, sid)
+    debrief = facilitator.get(f"/facilitate/live/{sid}/debrief").get_data(as_text=True)
+    assert "5人未満のため、ポイントごとの平均は表示しません" in debrief and "1.5</td>" not in debrief
+    assert "回答が5人未満のため、平均は表示しません" in debrief
+    facilitator.post(f"/facilitate/live/{sid}/resume")  # back to a self-rating answered by 3: live figures too
+    _act(facilitator, sid, "goto", page=_page_of(app, "self_rating"))
+    stats = facilitator.get(f"/facilitate/live/{sid}/stats.json").get_json()
+    assert stats["answered"] == 3 and stats["ratings"] == {}
+    assert "5人以上が答えると表示します" in facilitator.get(f"/facilitate/live/{sid}/projector").get_data(as_text=True)
 
 
 def test_a_workshop_cannot_be_created_already_ended(app, people):
@@ -218,3 +237,32 @@ def test_a_workshop_cannot_be_created_already_ended(app, people):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Workshop)) == 0
     assert _create(client, day=_today(), start="00:00", end="23:59") > 0  # today, still under way: fine
+
+
+def test_an_empty_post_keeps_the_consent_as_given_and_stores_nothing(app, people):
+    facilitator, participants, _, sid = _live(app, people)
+    _act(facilitator, sid, "goto", page=_page_of(app, "reflection"))
+    _act(facilitator, sid, "wall_open")
+    _act(facilitator, sid, "open")
+    ticked = participants[0].post(f"/live/{sid}/answer", data={"token": "e", "text": "  ", "to_wall": "1"})
+    assert ticked.status_code == 422 and "書いてください" in ticked.get_data(as_text=True)
+    assert 'value="1" aria-describedby="to-wall-hint" checked' in ticked.get_data(as_text=True)
+    unticked = participants[0].post(f"/live/{sid}/answer", data={"token": "e", "text": "  "})
+    assert 'aria-describedby="to-wall-hint" checked' not in unticked.get_data(as_text=True)
+    assert _wall_states(app) == {}
+
+
+def test_self_ratings_are_shown_by_point_name_on_the_control_view_and_the_projector(app, people):
+    facilitator, participants, _, sid = _live(app, people)
+    page = _page_of(app, "self_rating")
+    _act(facilitator, sid, "goto", page=page)
+    _act(facilitator, sid, "open")
+    data = next(d for i, _, d in _pages(app) if i == page)
+    participants[0].post(f"/live/{sid}/answer", data={"token": "s", **{f"rating-{p}": "4" for p in data["points"]}})
+    with app.app_context():
+        from trainer.models import Point
+        titles = [db.session.get(Point, p).title for p in data["points"]]
+    for path in (f"/facilitate/live/{sid}", f"/facilitate/live/{sid}/projector"):
+        body = facilitator.get(path).get_data(as_text=True)
+        for point_id, title in zip(data["points"], titles):
+            assert f"{title}<span class=\"slide__pid\">（{point_id}）" in body or f"{title}（{point_id}）" in body, path

@@ -49,5 +49,5 @@ def _refuse_data_loss() -> None:
     posts = bind.execute(sa.text("SELECT count(*) FROM answers WHERE wall <> 'none'")).scalar_one()
     if posts:
         raise MigrationRefused(
-            f"リビジョン 0012_wall から戻すと、次のデータが失われます: answers.wall（振り返りの壁への同意と表示の記録 {posts} 行）"
+            f"リビジョン 0012_wall から戻すと、次のデータが失われます: テーブル answers の列 wall（{posts} 行）＝振り返りの壁への同意と表示の記録"
             "。バックアップ（trainer backup）を取ったうえで、本当に戻す場合は --force を付けてください。")

@@ -19,7 +19,7 @@ from trainer.learn.forms import ActionForm
 from sqlalchemy import select
 
 from trainer.models import Attempt, LiveSession, Module, Point, Role, Workshop
-from trainer.services import audit, cohort, fields, live, player, progress, spreadsheets, walkins, wareki, workshops
+from trainer.services import audit, cohort, disclosure, fields, live, player, progress, spreadsheets, walkins, wareki, workshops
 from trainer.dates import JST, utcnow
 
 bp = Blueprint("facilitate", __name__, url_prefix="/facilitate")
@@ -161,7 +161,7 @@ def _live_context(session: LiveSession, ws: Workshop, include_hidden: bool) -> d
     stage = next((s for s in module.case.stages if s.key == page.step.stage_key), None) if module.case else None
     return {"session": session, "workshop": ws, "module": module, "pages": pages, "page": page, "version": version,
             "data": data, "titles": live.page_titles(module, pages), "point_titles": _point_titles(version),
-            "wall_labels": live.WALL_LABELS,
+            "wall_labels": live.WALL_LABELS, "min_group": disclosure.min_group(),
             "stage": stage, "stats": live.stats(session, include_hidden=include_hidden), "form": ActionForm()}
 
 
@@ -258,13 +258,22 @@ def moderate(session_id: int, answer_id: int):
     return redirect(url_for("facilitate.control", session_id=session_id, _anchor="wall"))
 
 
+def _before_after(module: Module, session: LiveSession) -> list | None:
+    """Self-ratings before/after per point in this session; None when fewer than the minimum group
+    rated (point-level figures describe people: services/disclosure)."""
+    rows = cohort.before_after([module], Attempt.live_session_id == session.id)
+    rated = max([max(nb, na) for *_, nb, na in rows], default=0)
+    return None if disclosure.too_small(rated) else rows
+
+
 @bp.get("/live/<int:session_id>/debrief")
 def debrief(session_id: int):
     session, ws = _session(session_id)
     module = db.session.get(Module, session.module_id)
     return render_template("facilitate/debrief.html", session=session, workshop=ws, module=module,
                            items=live.debrief(session),
-                           before_after=cohort.before_after([module], Attempt.live_session_id == session.id),
+                           before_after=_before_after(module, session),
+                           min_group=disclosure.min_group(),
                            wareki=wareki.to_wareki, JST=JST)
 
 

@@ -19,7 +19,7 @@ from trainer.extensions import db
 from trainer.content.schema import QUESTION_TYPE_LABELS
 from trainer.models import Answer, Attempt, LiveSession, Module, Point, User, Workshop, WorkshopParticipant
 from trainer.dates import utcnow
-from trainer.services import answering, player, sessions, unique
+from trainer.services import answering, disclosure, player, sessions, unique
 
 ACTIONS = ("goto", "open", "close", "reveal", "wall_open", "wall_close", "end")
 #: a post's wall state (answers.wall): not offered / offered, waiting / on the wall / taken off
@@ -181,6 +181,7 @@ class Stats:
     counts: dict[str, int] = field(default_factory=dict)
     wall: list[tuple[int, str, str]] = field(default_factory=list)  # (answer id, text, wall state)
     private: int = 0  # reflections not offered for the wall (kept in the record only)
+    withheld: bool = False  # self-rating means withheld: fewer people than the minimum group
     ratings: dict[str, float] = field(default_factory=dict)
     ordering: dict[str, float] = field(default_factory=dict)  # mean rank per item
 
@@ -224,6 +225,8 @@ def _tally(result: Stats, rows, include_hidden: bool) -> None:
     result.counts = dict(counts)
     result.ordering = {cid: round(sum(v) / len(v), 2) for cid, v in ranks.items()}
     result.ratings = {p: round(sum(v) / len(v), 2) for p, v in ratings.items()}
+    if result.question_type == "self_rating" and disclosure.too_small(result.answered):
+        result.ratings, result.withheld = {}, True  # point-level figures describe people (services/disclosure)
 
 
 def moderate(session: LiveSession, answer_id: int, state: str) -> None:
@@ -282,6 +285,7 @@ class DebriefItem:
     counts: dict[str, int]
     group_order: list[tuple[str, float]]  # (item text, mean rank), the group's order (best first)
     ratings: list[tuple[str, str, float]]  # (point id, point title, mean)
+    withheld: bool
     wall: list[str]  # the texts shown on the wall
     points: list[Point]
 
@@ -314,6 +318,6 @@ def debrief(session: LiveSession) -> list[DebriefItem]:
             titles[page.index], version.type, data, tally.answered, tally.counts,
             [(texts.get(cid, cid), mean) for cid, mean in order],
             [(p, point_rows[p].title if p in point_rows else "", tally.ratings[p]) for p in data.get("points", [])
-             if p in tally.ratings] if version.type == "self_rating" else [],
+             if p in tally.ratings] if version.type == "self_rating" else [], tally.withheld,
             shown.get(page.question.id, []), [point_rows[p] for p in version.data.get("points", []) if p in point_rows]))
     return items
