@@ -161,3 +161,47 @@ def test_the_command_line(runner, small_content):
 def test_without_content_it_says_what_to_do(runner):
     result = runner.invoke(args=["demo", "simulate", "--trainees", "40"])
     assert result.exit_code == 1 and "教材が取り込まれていません" in result.output
+
+
+def _statements(app, client, path: str) -> int:
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_national_pages_cost_the_same_statements_whatever_the_population(app, client, small_content, make_user,
+                                                                         login):
+    """No statement per jurisdiction, organization or trainee: one real trainee or a population
+    spread over twelve jurisdictions, the pages read the same bounded number of statements."""
+    login(make_user(Role.NATIONAL))
+    make_user(Role.TRAINEE)
+    paths = ("/national/", "/national/mastery", "/national/exports/summary.csv")
+    for path in paths:
+        client.get(path)
+    few = [_statements(app, client, path) for path in paths]
+    with app.app_context():
+        simulate.simulate(trainees=60, seed=5)
+        db.session.commit()
+    for path in paths:
+        client.get(path)
+    many = [_statements(app, client, path) for path in paths]
+    assert all(m <= f for m, f in zip(many, few)) and max(few) <= 40, (few, many)
+
+
+def test_setup_with_simulate(runner, small_content, monkeypatch):
+    from trainer import cli
+
+    monkeypatch.setattr(cli, "_import_content", lambda root: None)  # the small content is already imported
+    result = runner.invoke(args=["setup", "--demo", "--simulate", "30"])
+    assert result.exit_code == 0, result.output
+    assert "demo-national" in result.output and "受講者 30 人" in result.output
+    assert "作成済み" in runner.invoke(args=["setup", "--demo", "--simulate", "30"]).output
