@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from trainer.extensions import db
-from trainer.models import Answer, Attempt, Organization, QuestionVersion, Role, User
+from trainer.models import Answer, Attempt, Opinion, Organization, QuestionVersion, Role, User
 from trainer.models import PointMastery as Summary
 from trainer.services import answer_model, grading, mastery, simulate
 
@@ -84,6 +84,14 @@ def test_the_population_is_labelled_spread_and_graded_like_real_answers(populati
         version = versions[answer.version_id]
         grade = grading.grade(version.type, version.data, grading.validate(version.type, version.data, answer.response))
         assert (answer.score, answer.rating) == (grade.score, grade.rating)
+    # a few opinions, labelled, on a case or point that exists
+    from trainer.models import Case, Opinion, Point
+
+    opinions = db.session.scalars(select(Opinion).join(User, User.id == Opinion.user_id)
+                                  .where(User.login_id.like("sim-%"))).all()
+    assert opinions and all(o.body.startswith("【模擬】") for o in opinions)
+    assert all((o.case_id and db.session.get(Case, o.case_id)) or (o.point_id and db.session.get(Point, o.point_id))
+               for o in opinions)
     # a completed attempt's score is the mean of its scored answers, as the player computes it
     for attempt in db.session.scalars(select(Attempt).where(Attempt.completed_at.is_not(None))):
         scores = [s for s in db.session.scalars(select(Answer.score).where(Answer.attempt_id == attempt.id))
@@ -128,6 +136,7 @@ def test_removal_takes_exactly_what_was_made(population):
     assert people == 60 and places > 0
     assert _count(User, User.login_id.like("sim-%")) == 0
     assert _count(Answer, Answer.user_id.not_in([real.id, kept.id])) == 0
+    assert _count(Opinion) == 0
     assert _count(Attempt) == 1 and db.session.get(Attempt, real_attempt.id) is not None
     left = db.session.scalars(select(Organization).where(Organization.name.like("【模擬】%"))).all()
     assert [o.id for o in left] == [place.id]

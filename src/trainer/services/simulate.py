@@ -41,6 +41,11 @@ PLAN = [("010006", 6), ("040002", 4), ("130001", 14), ("140007", 10), ("141003",
         ("270008", 9), ("271004", 6), ("400009", 6), ("440001", 4)]
 SMALL = [("310000", 3), ("320005", 4)]  # 鳥取県, 島根県: withheld in the national view
 AREAS = ("中央地域", "東部地域", "西部地域")
+OPINION_SHARE = 0.05  # of the trainees write one opinion on a case or a point they practised
+OPINIONS = ("【模擬】この場面の選択肢の違いが分かりにくかったです。",
+            "【模擬】現場ではこの対応が難しいことがあります。具体的な言い方の例があると助かります。",
+            "【模擬】解説の言葉づかいが参考になりました。家族への説明に使えそうです。",
+            "【模擬】本人に会えない期間が長い場合の考え方を、もう少し詳しく知りたいです。")
 PROGRAMMES = (Programme.CENTER, Programme.STATION, Programme.SUPPORT, Programme.NONE)
 
 
@@ -143,6 +148,7 @@ class _Question:
     version_id: int
     type: str
     data: dict
+    case_id: str | None = None
 
 
 def _questions() -> dict[str, list[_Question]]:
@@ -154,7 +160,7 @@ def _questions() -> dict[str, list[_Question]]:
     for module_id, module in modules.items():
         keys = [k for step in module.steps for k in step.question_keys if k in by_key]
         out[module_id] = [_Question(by_key[k].id, k, by_key[k].current_version.id, by_key[k].current_version.type,
-                                    by_key[k].current_version.data) for k in keys]
+                                    by_key[k].current_version.data, module.case_id) for k in keys]
     return {m: qs for m, qs in out.items() if qs}
 
 
@@ -212,8 +218,27 @@ def _progress(people, questions: dict[str, list[_Question]], rng: random.Random)
                 for a, (uid, answers) in zip(ids, plans) for q, response, grade, when in answers]
         if rows:
             db.session.execute(insert(Answer), rows)
+        _opinions(plans, rng)
         n_attempts, n_answers = n_attempts + len(ids), n_answers + len(rows)
     return n_attempts, n_answers
+
+
+def _opinions(plans, rng: random.Random) -> None:
+    """A few opinions (about OPINION_SHARE of the trainees) on a case or a point of a question they answered."""
+    rows, seen = [], set()
+    for user_id, answers in plans:
+        if not answers or user_id in seen or rng.random() > OPINION_SHARE / 6:  # about six attempts per trainee
+            continue
+        seen.add(user_id)
+        q, _, _, when = rng.choice(answers)
+        points = q.data.get("points") or []
+        on_point = points and (q.case_id is None or rng.random() < 0.5)
+        rows.append({"user_id": user_id, "case_id": None if on_point else q.case_id,
+                     "point_id": rng.choice(points) if on_point else None, "module_id": None,
+                     "body": rng.choice(OPINIONS), "created_at": when, "client_token": f"sim-{user_id}"})
+    rows = [r for r in rows if r["case_id"] or r["point_id"]]
+    if rows:
+        db.session.execute(insert(Opinion), rows)
 
 
 # --- removal -------------------------------------------------------------------------------------
