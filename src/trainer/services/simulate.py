@@ -134,8 +134,9 @@ def _trainees(places: list[Organization], total: int, rng: random.Random) -> lis
                          "active": True, "registration_confirmed": True, "must_change_password": False,
                          "session_version": 1, "created_at": now - timedelta(days=rng.randint(30, 400)),
                          "password_changed_at": None})
-    ids = list(db.session.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), rows))
-    db.session.execute(insert(UserRole), [{"user_id": i, "role": Role.TRAINEE, "created_at": now} for i in ids])
+    users = User.__table__  # Core inserts: one multi-row statement per batch on both databases
+    ids = list(db.session.scalars(insert(users).returning(users.c.id, sort_by_parameter_order=True), rows))
+    db.session.execute(insert(UserRole.__table__), [{"user_id": i, "role": Role.TRAINEE, "created_at": now} for i in ids])
     return [(i, rng.gauss(0, 1), row["created_at"]) for i, row in zip(ids, rows)]
 
 
@@ -211,13 +212,14 @@ def _progress(people, questions: dict[str, list[_Question]], rng: random.Random)
                                  "seconds_spent": int((clock - moment).total_seconds())})
                 plans.append((user_id, answers if clock < now else []))
                 moment = clock + timedelta(days=rng.randint(1, 25), hours=rng.randint(0, 8))
-        ids = list(db.session.scalars(insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), attempts))
+        table = Attempt.__table__
+        ids = list(db.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), attempts))
         rows = [{"attempt_id": a, "user_id": uid, "question_id": q.id, "version_id": q.version_id,
                  "token": f"sim-{a}-{q.id}", "response": response, "score": grade.score, "rating": grade.rating,
                  "hidden": False, "created_at": when}
                 for a, (uid, answers) in zip(ids, plans) for q, response, grade, when in answers]
         if rows:
-            db.session.execute(insert(Answer), rows)
+            db.session.execute(insert(Answer.__table__), rows)
         _opinions(plans, rng)
         n_attempts, n_answers = n_attempts + len(ids), n_answers + len(rows)
     return n_attempts, n_answers
@@ -238,7 +240,7 @@ def _opinions(plans, rng: random.Random) -> None:
                      "body": rng.choice(OPINIONS), "created_at": when, "client_token": f"sim-{user_id}"})
     rows = [r for r in rows if r["case_id"] or r["point_id"]]
     if rows:
-        db.session.execute(insert(Opinion), rows)
+        db.session.execute(insert(Opinion.__table__), rows)
 
 
 # --- removal -------------------------------------------------------------------------------------
