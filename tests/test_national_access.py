@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_access import ADMIN, ANON, FACILITATOR, REVIEWER, TRAINEE, VISITORS
+from trainer.models import Role
 from tests.test_review_access import _body, client_for, make_world
 
 NATIONAL = "national"
@@ -213,3 +214,26 @@ def test_exports_are_audited_and_pages_are_not_personal(app, world, nat):
                                     .order_by(AuditEvent.id)).all()
     assert len(events) == before + 1
     assert events[-1].actor_label == "national-1" and events[-1].detail["kind"] == "mastery"
+
+
+def test_an_administrator_grants_the_national_role(app, client, make_user, login):
+    """The role is given on the admin's user page like any other (no jurisdiction needed), and the
+    person's home becomes the national view; the change is audited."""
+    from sqlalchemy import select
+
+    from tests.conftest import PASSWORD
+    from trainer.extensions import db
+    from trainer.models import AuditEvent
+
+    person = make_user(login_id="future-national")
+    login(make_user(Role.ADMIN))
+    assert "国" in client.get(f"/admin/users/{person.id}").get_data(as_text=True)
+    response = client.post(f"/admin/users/{person.id}/roles", data={"roles": ["national"], "scope": ""})
+    assert response.status_code == 302
+    other = app.test_client()
+    assert other.post("/auth/login", data={"login_id": "future-national", "password": PASSWORD}).status_code == 302
+    assert other.get("/home").headers["Location"].endswith("/national/")
+    assert other.get("/national/").status_code == 200 and other.get("/learn/").status_code == 403
+    with app.app_context():
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "role.change")).all()[-1]
+    assert event.subject == "future-national" and event.detail["after"] == ["national"]
