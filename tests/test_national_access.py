@@ -2,7 +2,8 @@
 suppressed, and no subtraction (nationwide total minus the shown jurisdictions) that reveals one.
 
 The world is the reviewers' (tests/test_review_access.build_world): 神奈川県 with 15 counted trainees,
-the designated city 横浜市 with 3 and 大分県 with 3 (and the matrix's generic trainee in 神奈川県) — both small, hidden together (6 people).
+the designated city 横浜市 with 3 and 大分県 with 3 (and the matrix's generic trainee in 神奈川県) — both small,
+hidden together (6 people).
 """
 from __future__ import annotations
 
@@ -90,7 +91,8 @@ def test_guessed_ids_are_not_found(app, world, nat):
     ids = world["ids"]
     for guess in (ids["fujisawa"], ids["office"], ids["naka"], 999_999, 2_000_000_000):
         assert client.get(f"/national/jurisdictions/{guess}").status_code == 404
-    for path in (f"/national/trainees/{world['users']['fuji'][0]}", f"/national/certificates/{world['codes']['heisei']}.pdf",
+    trainee, code = world["users"]["fuji"][0], world["codes"]["heisei"]
+    for path in (f"/national/trainees/{trainee}", f"/national/certificates/{code}.pdf",
                  f"/national/municipalities/{ids['fujisawa']}", "/national/exports/records.csv"):
         assert client.get(path).status_code == 404
 

@@ -136,7 +136,8 @@ def _trainees(places: list[Organization], total: int, rng: random.Random) -> lis
                          "password_changed_at": None})
     users = User.__table__  # Core inserts: one multi-row statement per batch on both databases
     ids = list(db.session.scalars(insert(users).returning(users.c.id, sort_by_parameter_order=True), rows))
-    db.session.execute(insert(UserRole.__table__), [{"user_id": i, "role": Role.TRAINEE, "created_at": now} for i in ids])
+    db.session.execute(insert(UserRole.__table__),
+                       [{"user_id": i, "role": Role.TRAINEE, "created_at": now} for i in ids])
     return [(i, rng.gauss(0, 1), row["created_at"]) for i, row in zip(ids, rows)]
 
 
