@@ -142,6 +142,26 @@ def test_small_jurisdictions_are_suppressed_on_screen_and_in_exports(app, world,
     assert "少人数のため、表示しません" in page and "定着" not in page.split("50の支援のポイント")[1].split("</p>")[1]
 
 
+def test_the_workbook_matches_the_screen(app, world, nat):
+    """XLSX: a 「条件」 sheet, then jurisdictions, programme subtotals and the total, one kind of row
+    per sheet; small jurisdictions have empty cells and say why."""
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(nat.get("/national/exports/summary.xlsx?course=basic").get_data()))
+    assert book.sheetnames == ["条件", "都道府県・政令指定都市別", "実施事業別の計", "全国の計"]
+    conditions = {row[0]: row[1] for row in book["条件"].iter_rows(values_only=True)}
+    assert conditions["管轄"] == "全国" and conditions["コース"] == "ハンドブック研修 基礎"
+    rows = list(book["都道府県・政令指定都市別"].iter_rows(values_only=True))
+    header, body = rows[0], {r[2]: r for r in rows[1:]}
+    assert len(body) == 67 and "ハンドブック研修 応用 修了者数" not in header
+    assert body["神奈川県"][header.index("登録受講者数")] == 16
+    assert body["大分県"][header.index("登録受講者数")] is None and "非表示" in body["大分県"][-1]
+    [total] = list(book["全国の計"].iter_rows(values_only=True))[1:]
+    assert total[header.index("登録受講者数")] == 22
+
+
 def test_subtracting_shown_rows_from_the_total_reveals_no_small_group(app, world, nat):
     """For the jurisdictions and for the programmes (two sets of groups under the same total), the
     total minus what is shown is 0 or at least the minimum group size, in both exports."""
