@@ -2,17 +2,20 @@
 suppressed, and no subtraction (nationwide total minus the shown jurisdictions) that reveals one.
 
 The world is the reviewers' (tests/test_review_access.build_world): 神奈川県 with 15 counted trainees,
-the designated city 横浜市 with 3 and 大分県 with 3 (and the matrix's generic trainee in 神奈川県) — both small, hidden together (6 people).
+the designated city 横浜市 with 3 and 大分県 with 3 (and the matrix's generic trainee in 神奈川県) — both small,
+hidden together (6 people).
 """
 from __future__ import annotations
 
 import pytest
 
-from tests.test_access import ADMIN, ANON, FACILITATOR, REVIEWER, TRAINEE, VISITORS
+from tests.test_access import ANON, VISITORS
+from trainer.models import Role
 from tests.test_review_access import _body, client_for, make_world
 
 NATIONAL = "national"
-DENIED = {ANON: 302, TRAINEE: 403, FACILITATOR: 403, REVIEWER: 403, ADMIN: 403}
+#: every other visitor of the access matrix (whatever roles it grows) is refused; anonymous goes to sign in
+DENIED = {**dict.fromkeys(VISITORS, 403), ANON: 302}
 
 #: (method, path template, expected status per visitor), picked up by test_access's route check.
 AREA_MATRIX = [
@@ -89,7 +92,8 @@ def test_guessed_ids_are_not_found(app, world, nat):
     ids = world["ids"]
     for guess in (ids["fujisawa"], ids["office"], ids["naka"], 999_999, 2_000_000_000):
         assert client.get(f"/national/jurisdictions/{guess}").status_code == 404
-    for path in (f"/national/trainees/{world['users']['fuji'][0]}", f"/national/certificates/{world['codes']['heisei']}.pdf",
+    trainee, code = world["users"]["fuji"][0], world["codes"]["heisei"]
+    for path in (f"/national/trainees/{trainee}", f"/national/certificates/{code}.pdf",
                  f"/national/municipalities/{ids['fujisawa']}", "/national/exports/records.csv"):
         assert client.get(path).status_code == 404
 
@@ -136,6 +140,26 @@ def test_small_jurisdictions_are_suppressed_on_screen_and_in_exports(app, world,
     # the jurisdiction page of a small one withholds everything too
     page = client.get(f"/national/jurisdictions/{world['ids']['oita']}").get_data(as_text=True)
     assert "少人数のため、表示しません" in page and "定着" not in page.split("50の支援のポイント")[1].split("</p>")[1]
+
+
+def test_the_workbook_matches_the_screen(app, world, nat):
+    """XLSX: a 「条件」 sheet, then jurisdictions, programme subtotals and the total, one kind of row
+    per sheet; small jurisdictions have empty cells and say why."""
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(nat.get("/national/exports/summary.xlsx?course=basic").get_data()))
+    assert book.sheetnames == ["条件", "都道府県・政令指定都市別", "実施事業別の計", "全国の計"]
+    conditions = {row[0]: row[1] for row in book["条件"].iter_rows(values_only=True)}
+    assert conditions["管轄"] == "全国" and conditions["コース"] == "ハンドブック研修 基礎"
+    rows = list(book["都道府県・政令指定都市別"].iter_rows(values_only=True))
+    header, body = rows[0], {r[2]: r for r in rows[1:]}
+    assert len(body) == 67 and "ハンドブック研修 応用 修了者数" not in header
+    assert body["神奈川県"][header.index("登録受講者数")] == 16
+    assert body["大分県"][header.index("登録受講者数")] is None and "非表示" in body["大分県"][-1]
+    [total] = list(book["全国の計"].iter_rows(values_only=True))[1:]
+    assert total[header.index("登録受講者数")] == 22
 
 
 def test_subtracting_shown_rows_from_the_total_reveals_no_small_group(app, world, nat):
@@ -213,3 +237,26 @@ def test_exports_are_audited_and_pages_are_not_personal(app, world, nat):
                                     .order_by(AuditEvent.id)).all()
     assert len(events) == before + 1
     assert events[-1].actor_label == "national-1" and events[-1].detail["kind"] == "mastery"
+
+
+def test_an_administrator_grants_the_national_role(app, client, make_user, login):
+    """The role is given on the admin's user page like any other (no jurisdiction needed), and the
+    person's home becomes the national view; the change is audited."""
+    from sqlalchemy import select
+
+    from tests.conftest import PASSWORD
+    from trainer.extensions import db
+    from trainer.models import AuditEvent
+
+    person = make_user(login_id="future-national")
+    login(make_user(Role.ADMIN))
+    assert "国" in client.get(f"/admin/users/{person.id}").get_data(as_text=True)
+    response = client.post(f"/admin/users/{person.id}/roles", data={"roles": ["national"], "scope": ""})
+    assert response.status_code == 302
+    other = app.test_client()
+    assert other.post("/auth/login", data={"login_id": "future-national", "password": PASSWORD}).status_code == 302
+    assert other.get("/home").headers["Location"].endswith("/national/")
+    assert other.get("/national/").status_code == 200 and other.get("/learn/").status_code == 403
+    with app.app_context():
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "role.change")).all()[-1]
+    assert event.subject == "future-national" and event.detail["after"] == ["national"]

@@ -99,12 +99,15 @@ def register_commands(app: Flask) -> None:
 
     register_operations(app)  # backup, restore, data purge / export-user
     app.cli.add_command(mastery_group)
+    app.cli.add_command(demo_group)
 
 
 @click.command("setup")
 @with_appcontext
 @click.option("--demo/--no-demo", default=False, help="デモ用の組織とアカウントも作る")
-def setup_command(demo: bool) -> None:
+@click.option("--simulate", "simulate_n", type=int, default=0, metavar="N",
+              help="【模擬】の受講者 N 人の合成データも作る（trainer demo simulate と同じ）")
+def setup_command(demo: bool, simulate_n: int) -> None:
     """Migrate the database, seed jurisdictions, import content (and demo data). Safe to rerun."""
     from trainer.services import demo as demo_data
     from trainer.services import orgs
@@ -119,6 +122,8 @@ def setup_command(demo: bool) -> None:
         created = demo_data.create_demo_accounts()
         db.session.commit()
         _print_demo(created)
+    if simulate_n:
+        _simulate(simulate_n, seed=1)
 
 
 def _print_demo(created: list[tuple[str, str, str]]) -> None:
@@ -130,6 +135,43 @@ def _print_demo(created: list[tuple[str, str, str]]) -> None:
     for login_id, password, roles in created:
         click.echo(f"  {login_id:<18} {password}   ({roles})")
     click.echo("")
+
+
+@click.group(cls=AppGroup, name="demo")
+def demo_group() -> None:
+    """デモ用のデータ"""
+
+
+@demo_group.command("simulate")
+@click.option("--trainees", default=3000, show_default=True, type=int, help="【模擬】の受講者の数")
+@click.option("--seed", default=1, show_default=True, type=int, help="乱数の種（同じ種なら同じ集団）")
+@click.option("--remove", is_flag=True, help="【模擬】のデータをすべて削除する")
+def demo_simulate(trainees: int, seed: int, remove: bool) -> None:
+    """A clearly labelled synthetic population (【模擬】) for the statistics and the national view."""
+    from trainer.services import simulate
+
+    if remove:
+        people, places = simulate.remove()
+        db.session.commit()
+        click.echo(f"【模擬】のデータを削除しました（受講者 {people} 人、組織 {places} 件）。")
+        return
+    _simulate(trainees, seed)
+
+
+def _simulate(trainees: int, seed: int) -> None:
+    from trainer.services import simulate
+
+    try:
+        result = simulate.simulate(trainees, seed)
+    except simulate.SimulationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    if not result.created:
+        click.echo(f"【模擬】のデータは作成済みです（受講者 {result.trainees} 人）。作り直すには "
+                   "trainer demo simulate --remove のあとで実行してください。")
+        return
+    click.echo(f"【模擬】のデータを作成しました：受講者 {result.trainees} 人、組織 {result.organizations} 件、"
+               f"取り組み {result.attempts} 件、回答 {result.answers} 件。削除: trainer demo simulate --remove")
 
 
 @click.group(cls=AppGroup, name="org")
