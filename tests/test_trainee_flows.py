@@ -266,6 +266,7 @@ def _statements(app, client, url: str) -> int:
 
 def test_next_step_pages_cost_the_same_whatever_was_done(app, client, trainee):
     """The next step reuses the page's module and course statuses: no query per module or course."""
+    client.get("/learn/")  # the first request after an import builds the content cache (services/content_views)
     fresh = {url: _statements(app, client, url) for url in ("/learn/", "/learn/courses/basic")}
     for module_id in ("m-values", "m-case-01"):
         attempt_id, index = _start(client, module_id)
