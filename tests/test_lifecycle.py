@@ -15,9 +15,9 @@ from tests.conftest import PASSWORD
 from tests.test_point_mastery import _play
 from trainer.dates import utcnow
 from trainer.extensions import db
-from trainer.models import Answer, Attempt, AuditEvent, Module, Opinion, PointMastery, Role, User
+from trainer.models import Answer, Attempt, AuditEvent, Module, Opinion, PointMastery, Role, RosterImport, User
 from trainer.operations import lifecycle
-from trainer.services import accounts, opinions, player
+from trainer.services import accounts, audit, opinions
 
 TABLES = (User, Answer, Attempt, Opinion, PointMastery, AuditEvent)
 
@@ -57,7 +57,10 @@ def test_purge_anonymizes_only_departed_trainees_past_retention_and_keeps_every_
     recent = _departed(app, make_user, "recent-leaver", years_ago=1, name="佐藤花子")
     active = _departed(app, make_user, "still-here", years_ago=None, name="鈴木一郎")
     _departed(app, make_user, "undated-1", years_ago=None, name="田中次郎")
-    with app.app_context():
+    with app.app_context():  # a roster import that created the account, and a failed sign-in from an address
+        db.session.add(RosterImport(token_hash="0" * 64, accounts=[["long-gone", False], ["recent-leaver", True]]))
+        audit.record("login.failure", subject="long-gone", ip="198.51.100.4")
+        db.session.commit()
         before = _figures()
 
     dry = runner.invoke(args=["data", "purge", "--dry-run"])
@@ -83,6 +86,9 @@ def test_purge_anonymizes_only_departed_trainees_past_retention_and_keeps_every_
         assert texts and all(t == {"text": ""} for t in texts)
         assert [o.body for o in db.session.scalars(select(Opinion).where(Opinion.user_id == old))] == [""]
         assert not db.session.scalar(select(func.count()).where(AuditEvent.subject == "long-gone"))
+        assert not db.session.scalar(select(func.count()).where(AuditEvent.ip == "198.51.100.4"))
+        assert db.session.scalars(select(RosterImport)).one().accounts == \
+            [[f"purged-{old}", False], ["recent-leaver", True]]
         event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "data.purge")).one()
         assert event.detail["accounts"] == [f"purged-{old}"] and event.detail["retention_years"] == 5
         for uid, name in ((recent, "佐藤花子"), (active, "鈴木一郎")):

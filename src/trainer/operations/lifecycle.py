@@ -6,7 +6,8 @@ record can be handed over on request (開示請求, 個人情報保護法 第33�
   unknown) and is listed so that an administrator can decide.
 - Purging keeps every row, so every count, completion, score and mastery figure stays the same; it
   replaces what identifies the person: login ID, name, furigana, e-mail, password, the name on their
-  certificates, the text of their reflections and opinions, and their login ID in audit subjects.
+  certificates, the text of their reflections and opinions, their login ID in audit subjects and
+  roster imports, and the addresses in their audit events.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from sqlalchemy import func, select, update
 from trainer.dates import utcnow
 from trainer.extensions import db
 from trainer.models import (Answer, Attempt, AuditEvent, Certificate, Opinion, PointMastery, Question, QuestionVersion,
-                            Role, User, UserRole, WorkshopParticipant)
+                            Role, RosterImport, User, UserRole, WorkshopParticipant)
 from trainer.services import audit
 from trainer.services.csvio import escape_cell
 
@@ -85,14 +86,26 @@ def purge(people: list[Departed], *, years: int) -> int:
         db.session.execute(update(Answer).where(Answer.user_id == person.user_id, Answer.version_id.in_(reflections))
                            .values(response={"text": PURGED_TEXT}))
         db.session.execute(update(Opinion).where(Opinion.user_id == person.user_id).values(body=PURGED_TEXT))
-        db.session.execute(update(AuditEvent).where(AuditEvent.subject == person.login_id).values(subject=pseudonym))
+        db.session.execute(update(AuditEvent).where(AuditEvent.subject == person.login_id)
+                           .values(subject=pseudonym, ip=None))
         db.session.execute(update(AuditEvent).where(AuditEvent.actor_id == person.user_id)
-                           .values(actor_label=pseudonym))
+                           .values(actor_label=pseudonym, ip=None))
         renamed.append(pseudonym)
+    _rename_in_rosters({p.login_id: f"purged-{p.user_id}" for p in people})
     if renamed:
         audit.record("data.purge", subject=f"{len(renamed)} accounts",
                      detail={"retention_years": years, "accounts": renamed})
     return len(renamed)
+
+
+def _rename_in_rosters(pseudonyms: dict[str, str]) -> None:
+    """Roster imports remember the login IDs they created ([[login_id, generated], ...])."""
+    if not pseudonyms:
+        return
+    for record in db.session.scalars(select(RosterImport)):
+        accounts = [[pseudonyms.get(row[0], row[0]), *row[1:]] for row in record.accounts]
+        if accounts != record.accounts:
+            record.accounts = accounts
 
 
 # --- one person's record ------------------------------------------------------------------------
