@@ -211,7 +211,7 @@ def test_debrief_has_scene_titles_wall_texts_group_order_self_ratings_and_wareki
     table = debrief.split("研修の前と後")[1].split("</table>")[0]
     assert table.count("<td class=\"num\">1.6</td><td class=\"num\">4.4</td>") == 2 and "+2.80" in table
     started = now_jst()
-    assert to_wareki(started.date()) in debrief and started.strftime("%Y年%m月%d日") in debrief
+    assert to_wareki(started.date()) in debrief and f"（{started.year}年{started.month}月{started.day}日）" in debrief
 
 
 def test_self_rating_means_of_fewer_than_five_people_are_withheld(app, people):

@@ -154,6 +154,7 @@ def test_projector_is_a_slide_at_both_sizes(browser, e2e_app, live_server, room,
     sid, pages = room["session"], room["pages"]
 
     def show(name: str, page_index: int, *actions: str) -> dict:
+        page.goto("about:blank")  # the projector reloads itself when the state moves: no race with goto
         _state(e2e_app, sid, page_index, *actions)
         page.goto(url)
         page.wait_for_load_state("networkidle")
@@ -247,4 +248,18 @@ def test_moderating_the_wall_returns_to_the_wall_not_to_the_top(browser, e2e_app
     page.wait_for_load_state("networkidle")
     assert page.url.endswith("#controls")
     page.screenshot(path=str(SCREENSHOTS / "live-control-after-next-1280x720.png"))
+    ctx.close()
+
+
+def test_debrief_reads_well_and_passes_axe(browser, live_server, room):
+    ctx = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    _login(page, live_server, "demo-facilitator")
+    page.goto(f"{live_server}/facilitate/live/{room['session']}/debrief")
+    expect(page.get_by_role("heading", name="自己評価：研修の前と後（平均、1〜5）")).to_be_visible()
+    expect(page.get_by_role("heading", name="グループの順序（平均の順位）")).to_be_visible()
+    expect(page.locator(".debrief-item .wall__item")).to_have_count((PEOPLE + 1) // 2)
+    assert "case-01-q" not in page.content()
+    assert axe_violations(page) == []
+    page.screenshot(path=str(SCREENSHOTS / "live-debrief-1280.png"), full_page=True)
     ctx.close()

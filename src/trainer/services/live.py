@@ -261,7 +261,8 @@ def sessions_of(workshop: Workshop) -> list[LiveSession]:
 def page_titles(module: Module, pages: list[player.Page]) -> list[str]:
     """What the facilitator's page selector and the debrief call each page: the scene's title and the
     question's number and kind, never an internal ID (場面1「電話での相談」・問い2 選択)."""
-    stages = {s.key: (n, s.title) for n, s in enumerate(module.case.stages, start=1)} if module.case else {}
+    current = [s for s in module.case.stages if s.retired_at is None] if module.case else []
+    stages = {s.key: (n, s.title) for n, s in enumerate(current, start=1)}
     titles, number = [], 0
     for page in pages:
         n, title = stages.get(page.step.stage_key or "", (None, None))
