@@ -88,9 +88,9 @@ def simulate(trainees: int = DEFAULT_TRAINEES, seed: int = 1) -> Result:
 
 
 def refresh_mastery() -> None:
-    """Fold the simulated answers into the point_mastery summary (the one call to adapt if the
-    refresh becomes "dirty marking")."""
-    mastery.refresh_summary()
+    """Rebuild the point_mastery summary now: the simulated answers are written in bulk, without the
+    per-answer dirty mark of services/answering, so every trainee is rebuilt (a demo command, run rarely)."""
+    mastery.refresh_summary(all_trainees=True)
 
 
 # --- organizations and accounts ----------------------------------------------------------------
