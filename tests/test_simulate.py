@@ -130,13 +130,21 @@ def test_removal_takes_exactly_what_was_made(population):
                                 password="correct-horse-42")
     real_attempt = Attempt(user_id=real.id, module_id="m-values")
     db.session.add(real_attempt)
+    # rows of other tables that point at a simulated account go with it (found through the foreign keys)
+    from trainer.dates import utcnow
+    from trainer.models import Certificate, UserSession
+
+    someone = db.session.scalar(select(User).where(User.login_id == "sim-00001"))
+    db.session.add(Certificate(code="SIMU-LATE-0001", user_id=someone.id, course_id="basic", holder_name="x",
+                               organization_name="y", course_title="z", points=[], completed_on=utcnow()))
+    db.session.add(UserSession(user_id=someone.id, token_hash="0" * 64, created_at=utcnow(), expires_at=utcnow()))
     db.session.commit()
     people, places = simulate.remove()
     db.session.commit()
     assert people == 60 and places > 0
     assert _count(User, User.login_id.like("sim-%")) == 0
     assert _count(Answer, Answer.user_id.not_in([real.id, kept.id])) == 0
-    assert _count(Opinion) == 0
+    assert _count(Opinion) == 0 and _count(Certificate) == 0 and _count(UserSession) == 0
     assert _count(Attempt) == 1 and db.session.get(Attempt, real_attempt.id) is not None
     left = db.session.scalars(select(Organization).where(Organization.name.like("【模擬】%"))).all()
     assert [o.id for o in left] == [place.id]
