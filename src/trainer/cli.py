@@ -91,11 +91,11 @@ cli = TrainerGroup(create_app=_create_app, help="trainer: ひきこもり支援�
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)  # also for app.cli (the test runner); `trainer` gets it via TrainerGroup
     app.cli.add_command(setup_command)
+    app.cli.add_command(demo_group)  # trainer demo simulate (issue 18.5)
     app.cli.add_command(org_group)
     app.cli.add_command(user_group)
     app.cli.add_command(roster_group)
     app.cli.add_command(content_group)
-    app.cli.add_command(demo_group)
 
 
 @click.command("setup")

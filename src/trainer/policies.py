@@ -59,8 +59,8 @@ ROLE_CHECKS = {
     Role.TRAINEE: can_learn,
     Role.FACILITATOR: can_facilitate,
     Role.REVIEWER: can_review,
-    Role.ADMIN: is_admin,
     Role.NATIONAL: can_view_national,
+    Role.ADMIN: is_admin,
 }
 
 

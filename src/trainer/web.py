@@ -161,9 +161,10 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, learn_bp, live_bp, facilitate_bp, review_bp, admin_bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(national_bp)  # issue 18.5: the national view (国)
-    for blueprint in (learn_bp, live_bp, facilitate_bp, review_bp, admin_bp, national_bp):
+    for blueprint in (learn_bp, live_bp, facilitate_bp, review_bp, admin_bp):
         limiter.exempt(blueprint)  # only sign-in, joining and verification carry rate limits
+    app.register_blueprint(national_bp)  # issue 18.4: the national view (国)
+    limiter.exempt(national_bp)
     from trainer.cli import register_commands
 
     register_commands(app)

@@ -17,16 +17,16 @@ bp = Blueprint("main", __name__)
 
 ROLE_HOMES = {
     Role.ADMIN: "admin.home",
-    Role.NATIONAL: "national.home",
     Role.REVIEWER: "review.home",
+    Role.NATIONAL: "national.home",
     Role.FACILITATOR: "facilitate.home",
     Role.TRAINEE: "learn.home",
 }
 
 NAV_LABELS = {
     Role.ADMIN: "管理",
-    Role.NATIONAL: "全国の受講状況",
     Role.REVIEWER: "受講状況の確認",
+    Role.NATIONAL: "全国の受講状況",
     Role.FACILITATOR: "研修会の運営",
     Role.TRAINEE: "学習",
 }

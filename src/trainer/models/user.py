@@ -18,16 +18,16 @@ class Role(StrEnum):
     TRAINEE = "trainee"
     FACILITATOR = "facilitator"
     REVIEWER = "reviewer"
-    ADMIN = "admin"
     NATIONAL = "national"
+    ADMIN = "admin"
 
 
 ROLE_LABELS = {
     Role.TRAINEE: "受講者",
     Role.FACILITATOR: "ファシリテーター",
     Role.REVIEWER: "閲覧者（都道府県・指定都市）",
-    Role.ADMIN: "管理者",
     Role.NATIONAL: "国",
+    Role.ADMIN: "管理者",
 }
 
 #: Order in which a user's home page is chosen when they hold several roles.

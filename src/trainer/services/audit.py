@@ -32,9 +32,9 @@ ACTION_LABELS = {
     "review.list.view": "受講者一覧の閲覧（閲覧者）",
     "review.record.view": "受講記録の閲覧（閲覧者）",
     "review.export": "受講状況の書き出し（閲覧者）",
+    "national.export": "全国の受講状況の書き出し（国）",
     "review.certificates": "修了証の一括書き出し（閲覧者）",
     "review.certificate": "修了証の書き出し（閲覧者）",
-    "national.export": "全国の受講状況の書き出し（国）",
 }
 
 

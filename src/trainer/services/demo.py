@@ -14,8 +14,8 @@ DEMO_ACCOUNTS = (
     ("demo-trainee", "研修 花子", "けんしゅう はなこ", (Role.TRAINEE,)),
     ("demo-facilitator", "進行 太郎", "しんこう たろう", (Role.FACILITATOR, Role.TRAINEE)),
     ("demo-reviewer", "神奈川 審査", "かながわ しんさ", (Role.REVIEWER,)),
-    ("demo-admin", "管理 一郎", "かんり いちろう", (Role.ADMIN,)),
     ("demo-national", "全国 集計", "ぜんこく しゅうけい", (Role.NATIONAL,)),
+    ("demo-admin", "管理 一郎", "かんり いちろう", (Role.ADMIN,)),
 )
 
 
