@@ -123,7 +123,8 @@ class NationalReport:
 
 
 def people() -> Select:
-    """(user_id, org_id) of every counted trainee (services/counted) in any jurisdiction."""
+    """(user_id, org_id) of every counted trainee (services/counted) in any jurisdiction: the one
+    query builder every national figure starts from (no other national query selects people)."""
     return (select(User.id.label("user_id"), User.organization_id.label("org_id"))
             .join(Organization, Organization.id == User.organization_id)
             .where(Organization.jurisdiction_id.is_not(None), counted_trainee()))
