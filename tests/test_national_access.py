@@ -142,6 +142,25 @@ def test_small_jurisdictions_are_suppressed_on_screen_and_in_exports(app, world,
     assert "少人数のため、表示しません" in page and "定着" not in page.split("50の支援のポイント")[1].split("</p>")[1]
 
 
+def test_a_jurisdictions_row_tells_the_same_story_as_its_reviewer(app, world):
+    """One definition per word: the national row of a jurisdiction and its reviewers' total agree on
+    registered, started, completed per course and trainees who practised."""
+    from trainer.services import figures, mastery_report, national, review
+
+    with app.app_context():
+        cat = review.catalogue()
+        report = national.report(cat)
+        for key in ("kanagawa", "yokohama", "oita"):
+            scope = review.load_scope(world["ids"][key])
+            total = figures.overview(scope, review.Filters(), cat).total
+            row = report.group(world["ids"][key])
+            assert (row.figures.registered, row.figures.started, row.figures.completed) == \
+                (total.registered, total.started, total.completed), key
+            assert row.figures.completed.get("basic", 0) >= 1, key  # each has a completion in the world
+            practised = mastery_report.mastery_report(scope, review.Filters()).total.practised
+            assert row.mastery.practised == practised, key
+
+
 def test_the_workbook_matches_the_screen(app, world, nat):
     """XLSX: a 「条件」 sheet, then jurisdictions, programme subtotals and the total, one kind of row
     per sheet; small jurisdictions have empty cells and say why."""

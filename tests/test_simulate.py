@@ -130,13 +130,21 @@ def test_removal_takes_exactly_what_was_made(population):
                                 password="correct-horse-42")
     real_attempt = Attempt(user_id=real.id, module_id="m-values")
     db.session.add(real_attempt)
+    # rows of other tables that point at a simulated account go with it (found through the foreign keys)
+    from trainer.dates import utcnow
+    from trainer.models import Certificate, UserSession
+
+    someone = db.session.scalar(select(User).where(User.login_id == "sim-00001"))
+    db.session.add(Certificate(code="SIMU-LATE-0001", user_id=someone.id, course_id="basic", holder_name="x",
+                               organization_name="y", course_title="z", points=[], completed_on=utcnow()))
+    db.session.add(UserSession(user_id=someone.id, token_hash="0" * 64, created_at=utcnow(), expires_at=utcnow()))
     db.session.commit()
     people, places = simulate.remove()
     db.session.commit()
     assert people == 60 and places > 0
     assert _count(User, User.login_id.like("sim-%")) == 0
     assert _count(Answer, Answer.user_id.not_in([real.id, kept.id])) == 0
-    assert _count(Opinion) == 0
+    assert _count(Opinion) == 0 and _count(Certificate) == 0 and _count(UserSession) == 0
     assert _count(Attempt) == 1 and db.session.get(Attempt, real_attempt.id) is not None
     left = db.session.scalars(select(Organization).where(Organization.name.like("【模擬】%"))).all()
     assert [o.id for o in left] == [place.id]
@@ -214,3 +222,39 @@ def test_setup_with_simulate(runner, small_content, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "demo-national" in result.output and "受講者 30 人" in result.output
     assert "作成済み" in runner.invoke(args=["setup", "--demo", "--simulate", "30"]).output
+
+
+def test_the_population_gives_the_item_statistics_something_to_flag(app_ctx, small_content):
+    """Computed by hand from the stored answers: an easy question (facility above 0.95 with at least
+    100 responses), a single-choice question whose 要注意 option is chosen more than the best one,
+    and positive discrimination (point-biserial with the module score) for the ordinary questions."""
+    from collections import Counter, defaultdict
+
+    from trainer.models import Question
+
+    simulate.simulate(trainees=300, seed=11)
+    db.session.commit()
+    rows = db.session.execute(
+        select(Question.key, Question.type, Answer.response, Answer.rating, Attempt.score, QuestionVersion.data)
+        .join(Answer, Answer.question_id == Question.id).join(Attempt, Attempt.id == Answer.attempt_id)
+        .join(QuestionVersion, QuestionVersion.id == Answer.version_id)
+        .where(Answer.score.is_not(None), Attempt.completed_at.is_not(None))).all()
+    by_question = defaultdict(list)
+    for row in rows:
+        by_question[row.key].append(row)
+    facility = {k: sum(r.rating == "best" for r in rs) / len(rs) for k, rs in by_question.items()}
+    assert any(facility[k] > 0.95 and len(rs) >= 100 for k, rs in by_question.items())
+    lured = []
+    for key, rs in by_question.items():
+        if rs[0].type != "single":
+            continue
+        ratings = {c["id"]: c["rating"] for c in rs[0].data["choices"]}
+        counts = Counter(r.response["choice"] for r in rs)
+        best = max(counts[c] for c, rating in ratings.items() if rating == "best")
+        if any(counts[c] > best for c, rating in ratings.items() if rating == "caution"):
+            lured.append(key)
+    assert len(lured) >= 1
+    ordinary = [k for k in by_question if facility[k] < 0.9 and k not in lured]
+    correlations = [statistics.correlation([1.0 if r.rating == "best" else 0.0 for r in by_question[k]],
+                                           [r.score for r in by_question[k]]) for k in ordinary]
+    assert correlations and statistics.mean(correlations) > 0.2

@@ -44,6 +44,8 @@ def test_national_viewer_sees_the_country_and_nothing_personal(page, live_server
     assert re.search(r"\d+人", table.get_by_role("row", name=re.compile("東京都")).inner_text())
     assert "sim-0" not in page.content() and "【模擬】受講者" not in page.content()
     _fits(page, 360)
+    heights = page.eval_on_selector_all(".national-table tbody a", "els => els.map(e => e.getBoundingClientRect().height)")
+    assert len(heights) == 67 and min(heights) >= 44  # every jurisdiction link is a comfortable target
     screenshot("national-home-360")
     assert axe_violations(page) == []
 
@@ -93,7 +95,7 @@ def test_national_pages_at_desktop_width_and_by_keyboard(page, live_server, logi
     page.goto(f"{live_server}/national/")
     link = page.get_by_role("link", name="全国の習熟マップ")
     box = link.bounding_box()
-    assert box["height"] >= 44 or box["width"] >= 44  # a comfortable target in the tab bar
+    assert box["height"] >= 44 and box["width"] >= 44  # a comfortable target in the tab bar
     link.focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/national/mastery")

@@ -123,7 +123,8 @@ class NationalReport:
 
 
 def people() -> Select:
-    """(user_id, org_id) of every counted trainee (services/counted) in any jurisdiction."""
+    """(user_id, org_id) of every counted trainee (services/counted) in any jurisdiction: the one
+    query builder every national figure starts from (no other national query selects people)."""
     return (select(User.id.label("user_id"), User.organization_id.label("org_id"))
             .join(Organization, Organization.id == User.organization_id)
             .where(Organization.jurisdiction_id.is_not(None), counted_trainee()))
@@ -151,9 +152,13 @@ def completion_by_org(cat: Catalogue, courses: list[CourseInfo]) -> dict[int, Fi
 
 
 def refresh_mastery() -> None:
-    """Bring the point_mastery summary up to date before it is read (the one place the national
-    view asks for it: adapt here if the refresh becomes "dirty marking")."""
-    if mastery.refresh_summary():
+    """Bring the point_mastery summary up to date before it is read, as the reviewers' map does (the
+    one place the national view asks for it). Where the house refreshes the summaries off the request
+    (mastery_report._refresh_when_read decides), the national view follows the same rule."""
+    reviewers_rule = getattr(mastery_report, "_refresh_when_read", None)
+    if reviewers_rule is not None:
+        reviewers_rule()
+    elif mastery.refresh_summary():
         db.session.commit()  # derived data only: keep what was folded in for the next view
 
 
