@@ -18,6 +18,11 @@ from trainer.extensions import db, limiter
 from trainer.models import Organization, OrgKind, Role
 from trainer.services import accounts, orgs
 
+# Every app a test builds (not only the fixtures') brings the mastery summary up to date when it is read,
+# instead of starting a refresher thread that would outlive its test and write to the shared test database
+# (tests/test_mastery_exact.py starts the thread on purpose, with its own setting).
+os.environ.setdefault("TRAINER_MASTERY_REFRESH_SECONDS", "0")
+
 PASSWORD = "correct-horse-42"
 ROOT = Path(__file__).resolve().parents[1]
 
