@@ -4,8 +4,10 @@ from __future__ import annotations
 import io
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
 
 from trainer import policies
@@ -128,7 +130,21 @@ def _page_context(attempt: Attempt, index: int) -> dict:
             "version": version, "data": data, "stage": stage, "answered": len(answers),
             "total": sum(1 for p in pages if p.question),
             "point_index": content.points_of(version.data["points"]) if version else [],
-            "rating_labels": grading_labels(), "form": ActionForm()}
+            "rating_labels": grading_labels(), "form": CSRF_ONLY}
+
+
+class _CsrfOnly:
+    """All the player page needs of a form: the hidden CSRF field of 「次へ進む」. Building an ActionForm
+    for it (WTForms binds the fields, then renders them) cost about 0.3 ms, a tenth of the page."""
+
+    @staticmethod
+    def hidden_tag() -> Markup:
+        if not current_app.config.get("WTF_CSRF_ENABLED", True):
+            return Markup("")
+        return Markup('<input id="csrf_token" name="csrf_token" type="hidden" value="{}">').format(generate_csrf())
+
+
+CSRF_ONLY = _CsrfOnly()
 
 
 def grading_labels() -> dict[str, str]:
