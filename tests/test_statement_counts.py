@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SWAP = {"X-Trainer-Swap": "1"}
 
 #: The most statements each page may run (the user loader's statement included).
-BOUNDS = {"player": 3, "feedback": 3, "answer+feedback": 7, "module": 2, "progress": 3, "home": 3}
+BOUNDS = {"player": 2, "feedback": 2, "answer+feedback": 6, "module": 2, "progress": 3, "home": 3}
 
 
 @contextmanager

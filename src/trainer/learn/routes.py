@@ -108,15 +108,18 @@ def resume(attempt_id: int):
     return redirect(url_for("learn.page", attempt_id=attempt.id, index=attempt.position))
 
 
-def _page_context(attempt: Attempt, index: int) -> dict:
-    """What the player page shows: the attempt and its answers from the database (two queries, with
-    the attempt), everything else from the content cache."""
+def _page_context(attempt_id: int, index: int) -> dict:
+    """What the player page shows: the trainee's own attempt and its answers from the database (one
+    statement), everything else from the content cache."""
+    found = player.attempt_with_answers(attempt_id)
+    if found is None or found[0].user_id != current_user.id:
+        abort(404)
+    attempt, answers = found
     content = content_views.current()
     mod = _module(attempt.module_id)
     pages = list(content.pages.get(mod.id, ()))
     if not pages:
         abort(404)
-    answers = player.answers_by_question(attempt)
     limit = player.reachable(attempt, pages, set(answers))
     if index < 0 or index >= len(pages) or index > limit:
         abort(404)
@@ -153,7 +156,7 @@ def grading_labels() -> dict[str, str]:
 
 @bp.get("/attempts/<int:attempt_id>/pages/<int:index>")
 def page(attempt_id: int, index: int):
-    ctx = _page_context(_own_attempt(attempt_id), index)
+    ctx = _page_context(attempt_id, index)
     return render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
 
 
@@ -177,7 +180,7 @@ def _after_post(endpoint: str, *, anchor: str | None = None, **values):
         return redirect(url_for(endpoint, _anchor=anchor, **values) if anchor else url)
     if endpoint != "learn.page":
         return "", 204, {URL_HEADER: url}
-    ctx = _page_context(_own_attempt(values["attempt_id"]), values["index"])
+    ctx = _page_context(values["attempt_id"], values["index"])
     html = render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, **ctx)
     return html, 200, {URL_HEADER: url}
 
@@ -205,7 +208,7 @@ def answer(attempt_id: int, index: int):
         answering.answer(attempt, index, version, total, raw, token)
     except grading.ResponseError as exc:
         db.session.rollback()
-        ctx = _page_context(db.session.get(Attempt, attempt_id), index)
+        ctx = _page_context(attempt_id, index)
         html = render_template("learn/player.html", token=token, error=str(exc), raw=raw, **ctx)
         return html, 422, {URL_HEADER: url_for("learn.page", attempt_id=attempt_id, index=index)}
     db.session.commit()
