@@ -19,7 +19,7 @@ SWAP = {"X-Trainer-Swap": "1"}
 #: The most statements each page may run (the user loader's statement included).
 # answer+feedback: +1 for the mastery_dirty mark in the answer transaction (services/mastery.mark_dirty);
 # home: +1 for the certificates the next-step panel offers for download (services/next_step.py)
-BOUNDS = {"player": 3, "feedback": 3, "answer+feedback": 8, "module": 2, "progress": 3, "home": 4}
+BOUNDS = {"player": 2, "feedback": 2, "answer+feedback": 7, "module": 2, "progress": 3, "home": 4}
 
 
 @contextmanager

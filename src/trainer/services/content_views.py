@@ -182,12 +182,10 @@ class Snapshot:
 
 
 def release_id() -> int:
-    """The newest content release (from the user loader's statement when it ran in this request)."""
+    """The newest content release: from the user loader's statement when it ran in this request, else
+    asked (not kept in ``g``: a CLI command or a test may import content within one app context)."""
     found = g.get("content_release")
-    if found is None:
-        found = db.session.scalar(select(RELEASE_ID))
-        g.content_release = found
-    return found
+    return found if found is not None else db.session.scalar(select(RELEASE_ID))
 
 
 def current() -> Snapshot:

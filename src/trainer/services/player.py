@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from trainer.extensions import db
 from trainer.models import Answer, Attempt, Module, ModuleStep, Question, QuestionVersion, User
@@ -93,6 +93,33 @@ def start(user: User, module: Module, *, retake: bool = False) -> Attempt:
 
     attempt, _ = unique.find_or_create(find, create)
     return attempt
+
+
+#: A read-only copy of an attempt row and of an answer row (what the player page shows).
+AttemptRecord = make_dataclass("AttemptRecord", [c.name for c in Attempt.__table__.c], frozen=True)
+AnswerRecord = make_dataclass("AnswerRecord", [c.name for c in Answer.__table__.c], frozen=True)
+_ANSWER_LABELS = {f"answer_{c.name}": c.name for c in Answer.__table__.c}
+_ATTEMPT_WITH_ANSWERS = (
+    select(*Attempt.__table__.c, *(c.label(f"answer_{c.name}") for c in Answer.__table__.c))
+    .outerjoin(Answer, Answer.attempt_id == Attempt.id).where(Attempt.id == bindparam("attempt_id"))
+)
+
+
+def attempt_with_answers(attempt_id: int) -> tuple[Any, dict[int, Any]] | None:
+    """An attempt and its answers by question, in one statement (the player page's only read besides
+    the user), as read-only records; None when there is no such attempt."""
+    rows = db.session.execute(_ATTEMPT_WITH_ANSWERS, {"attempt_id": attempt_id}).all()
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    attempt = AttemptRecord(**{c.name: first[c] for c in Attempt.__table__.c})
+    answers = {}
+    for row in rows:
+        mapping = row._mapping
+        if mapping["answer_id"] is not None:
+            answer = AnswerRecord(**{name: mapping[label] for label, name in _ANSWER_LABELS.items()})
+            answers[answer.question_id] = answer
+    return attempt, answers
 
 
 def answers_by_question(attempt: Attempt) -> dict[int, Answer]:
