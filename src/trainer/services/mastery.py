@@ -6,10 +6,9 @@ SECURE_SCORE or more: 定着. Otherwise: 学習中.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-from collections import defaultdict
 from datetime import date, datetime, timezone
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
