@@ -345,3 +345,22 @@ def test_safe_cuts_from_counts_equal_the_cuts_from_who_practised(app, small_cont
             one_month = review.Filters(since=counts[1][0], until=counts[1][0] + timedelta(days=3))
             widened = mastery_report.safe_period(scope, one_month, min_group)
             assert (widened.since is None or widened.since <= counts[1][0]) and (widened.until is None or widened.until >= one_month.until)
+
+
+def test_rebuilding_everyone_gives_the_rows_of_the_rebuild_per_trainee(app, small_content, make_user):
+    """refresh --all (set-based on PostgreSQL) and the per-trainee rebuild agree to the row."""
+    with time_machine.travel(utcnow() - timedelta(days=31 * 3)):
+        users = [make_user(Role.TRAINEE).id for _ in range(4)]
+    rng = random.Random(12)
+    with app.app_context():
+        for months_ago in (2, 1, 0):
+            with time_machine.travel(utcnow() - timedelta(days=31 * months_ago)):
+                for uid in users[:2 + months_ago]:
+                    _play(db.session.get(User, uid), rng.choice(["m-case-01", "m-values"]), rng, retake=True)
+        mastery.rebuild(users)
+        db.session.commit()
+        per_trainee = (_summary(users), _months())
+        assert any(r for _, _, r in per_trainee[1].values())  # repeats are in the data
+        assert mastery.refresh_summary(all_trainees=True) == len(users)
+        db.session.commit()
+        assert (_summary(users), _months()) == per_trainee
