@@ -83,8 +83,9 @@ class Client:
         self.cookies: dict[str, str] = {}
         self.csrf = ""
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, dict[str, str], str]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+    def request(self, method: str, path: str, form: dict | None = None,
+                extra: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), **(extra or {})}
         body = None
         if form is not None:
             body = urlencode({**form, "csrf_token": self.csrf}, doseq=True)
