@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Client, answer_form, free_port, percentiles, server_env, start_gunicorn, stop  # noqa: E402
 
-PASSWORD = "bench-password-1"
+PASSWORD = "Kx7-live-follow-42"
 MODULE = "m-values"
 VERSION_RE = re.compile(r'name="version" value="(\d+)"')
 PAGE_RE = re.compile(r'<p class="muted">(\d+) / \d+</p>')
@@ -41,7 +41,7 @@ from datetime import timedelta
 from trainer import create_app
 from trainer.extensions import db
 from trainer.models import Module, Role
-from trainer.models.types import utcnow
+from trainer.dates import utcnow
 from trainer.services import accounts, live, orgs, player, workshops
 app = create_app()
 with app.app_context():
@@ -73,6 +73,7 @@ class Participant(threading.Thread):
         self.client = Client(port)
         self.ready = threading.Event()
         self.version = None
+        self.etag, self.state = None, None
 
     def run(self):
         self.client.login(f"live{self.n:04d}", PASSWORD)
@@ -81,12 +82,19 @@ class Participant(threading.Thread):
         time.sleep(random.uniform(0, 1.5))
         while not self.stop_event.is_set():
             started = time.perf_counter()
-            try:
-                status, _, body = self.client.request("GET", f"/live/{self.sid}/state")
-                state = json.loads(body)
+            try:  # as the browser does with cache "no-cache": revalidate with the ETag it kept
+                extra = {"If-None-Match": self.etag} if self.etag else None
+                status, headers, body = self.client.request("GET", f"/live/{self.sid}/state", extra_headers=extra)
+                if status == 304:
+                    state = self.state
+                else:
+                    state = self.state = json.loads(body)
+                    self.etag = headers.get("ETag")
             except Exception:  # noqa: BLE001
                 status, state = 0, None
-            self.record("state", started, status == 200)
+            with self.stats["lock"]:
+                self.stats["not_modified"] += int(status == 304)
+            self.record("state", started, status in (200, 304))
             if state and state["version"] != self.version:
                 self.version = state["version"]
                 self.follow()
@@ -186,7 +194,7 @@ def main():
     port = free_port()
     server = start_gunicorn(env, port, workers=args.workers)
     stats = {"lock": threading.Lock(), "state": [], "answer": [], "answer_times": [], "polls": [],
-             "answered_base": 0, "errors": {"state": 0, "answer": 0}}
+             "answered_base": 0, "errors": {"state": 0, "answer": 0}, "not_modified": 0}
     stop_event = threading.Event()
     try:
         people = [Participant(n, port, sid, pages, stats, stop_event) for n in range(args.participants)]
@@ -210,7 +218,7 @@ def main():
         "questions": args.questions, "duration_s": round(duration, 1),
         "answers_expected": expected, "answers_acknowledged": len(stats["answer_times"]),
         "answers_in_database": stored, "lost": expected - stored,
-        "errors": stats["errors"], "state_requests": len(stats["state"]),
+        "errors": stats["errors"], "state_requests": len(stats["state"]), "state_304": stats["not_modified"],
         "answer_ms": {k: round(v, 1) for k, v in percentiles(stats["answer"]).items()},
         "state_ms": {k: round(v, 1) for k, v in percentiles(stats["state"]).items()},
         "distribution_staleness_ms": {k: round(v, 1) for k, v in percentiles(staleness(stats["answer_times"], stats["polls"])).items()},

@@ -142,3 +142,9 @@ def test_xlsx_leaves_before_the_last_row_is_read_and_in_flat_memory():
     assert large < small * 2 + 2_000_000  # ten times the rows, not ten times the memory
     book = load_workbook(io.BytesIO(b"".join(xlsx_blocks([Table("t", header, rows(2_000))]))), read_only=True)
     assert sum(1 for _ in book["t"].iter_rows(min_row=2)) == 2_000
+
+
+def test_xlsx_sheet_names_with_quotes_and_ampersands_open():
+    book = _book(Table("A&B's <表>", ["列"], [["値"]]))
+    sheet = book.worksheets[0]
+    assert sheet.title == "A&B's表" and sheet["A2"].value == "値" and sheet.auto_filter.ref == "A1:A2"

@@ -259,7 +259,10 @@ def _months_by_org(people, filters: Filters, counts_only: bool = False) -> dict[
     if filters.since is not None:
         repeat.append(Month.month > filters.since)  # a repeat of a month before the period is no repeat in it
     _enough_memory_to_group()
-    repeating = list(db.session.scalars(select(Month.user_id).where(*repeat).distinct()))
+    repeaters = select(Month.user_id).where(*repeat).distinct()
+    repeating = list(db.session.scalars(repeaters))
+    # a short list is cheaper to plan with; a long one would exceed the bound parameters allowed
+    repeating_in = repeating if len(repeating) <= 1000 else repeaters
     groups: dict[int, GroupMastery] = defaultdict(lambda: GroupMastery(None))
     if not counts_only:
         # per trainee and point (their organization carried along), then per organization and point
@@ -269,7 +272,7 @@ def _months_by_org(people, filters: Filters, counts_only: bool = False) -> dict[
                     .where(*in_period[1:], Month.point_id != mastery.ALL_POINTS)
                     .group_by(Month.user_id, Month.point_id, people.c.org_id))
         if repeating:
-            per_user = per_user.where(Month.user_id.not_in(repeating))
+            per_user = per_user.where(Month.user_id.not_in(repeating_in))
         per_user = per_user.subquery("per_user")
         secure = and_(per_user.c.n >= mastery.MIN_SECURE_QUESTIONS,
                       per_user.c.total >= mastery.SECURE_SCORE * per_user.c.n - mastery.EPSILON)
@@ -279,7 +282,7 @@ def _months_by_org(people, filters: Filters, counts_only: bool = False) -> dict[
             groups[org_id].secure[point_id] = int(n_secure or 0)
             groups[org_id].answered[point_id] = int(n_answered)
         if repeating:
-            few = select(people.c.user_id, people.c.org_id).where(people.c.user_id.in_(repeating)).subquery("few")
+            few = select(people.c.user_id, people.c.org_id).where(people.c.user_id.in_(repeating_in)).subquery("few")
             for org_id, group in _compute_mastery_by_org(few, filters).items():
                 group.practised = 0  # counted below, with everyone
                 _merge(groups[org_id], group)

@@ -381,7 +381,8 @@ def _package_parts(sheets: list[tuple[str, str | None]]) -> list[tuple[str, str]
     root_rels = (head + f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" '
                  f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
     names = "".join(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i - 1}" hidden="1">'
-                    f"'{name}'!{ref}</definedName>" for i, (name, ref) in numbered if ref)
+                    f"'{name.replace(chr(39), chr(39) * 2).translate(_XML)}'!{ref}</definedName>"
+                    for i, (name, ref) in numbered if ref)
     workbook = (head + f'<workbook xmlns="{main}" xmlns:r="{rel}"><bookViews><workbookView/></bookViews><sheets>'
                 + "".join(f'<sheet name="{name.translate(_XML)}" sheetId="{i}" r:id="rId{i}"/>' for i, (name, _) in numbered)
                 + "</sheets>" + (f"<definedNames>{names}</definedNames>" if names else "") + "</workbook>")
