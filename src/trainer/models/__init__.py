@@ -18,5 +18,6 @@ from trainer.models.workshop import (
 
 __all__ = [
     "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryWatermark", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
-    "Question", "QuestionPoint", "RosterImport", "RosterJob", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
+    "Question", "QuestionPoint", "RosterImport", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
     "LiveSession", "LoginThrottle", "UserSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]
+__all__ += ["RosterJob"]
