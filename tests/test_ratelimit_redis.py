@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from trainer import create_app, ratelimit
-from trainer.extensions import limiter
+from trainer.extensions import db, limiter
 from trainer.models import Role
 
 REDIS_URI = "redis://127.0.0.1:6379/13"
@@ -33,17 +33,25 @@ def _redis_client():
     return client
 
 
+_OTHERS: list = []
+
+
 def _other_app(app, storage_uri: str, **extra):
-    return create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
+    _OTHERS.append(other := create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
                        "WTF_CSRF_ENABLED": False, "SECRET_KEY": app.config["SECRET_KEY"],
                        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_STORAGE_URI": storage_uri,
-                       **extra})
+                       **extra}))
+    return other
 
 
 @pytest.fixture
 def restore_limiter(app):
-    """The limiter is one object per process: give it back to the session's app afterwards."""
+    """The limiter is one object per process: give it back to the session's app afterwards (and close the
+    other instances' database connections)."""
     yield
+    while _OTHERS:
+        with _OTHERS.pop().app_context():
+            db.engine.dispose()
     limiter._storage_dead = False  # noqa: SLF001 - the singleton's fallback state, reset for later tests
     limiter.init_app(app)
     ratelimit._health.down = False  # noqa: SLF001
