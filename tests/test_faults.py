@@ -134,6 +134,41 @@ def test_locked_sqlite_start_says_nothing_was_saved(app, locked_instance):
     assert client.post("/learn/modules/m-case-01/start").status_code == 302
 
 
+def test_locked_sqlite_next_page_keeps_the_position(app, locked_instance):
+    instance, holder = locked_instance
+    client = _signed_in(instance, "locked-1")
+    attempt_id = _start(client)
+    first = _question_pages(app, attempt_id)[0]
+    for index in range(first):
+        assert client.post(f"/learn/attempts/{attempt_id}/pages/{index}/next").status_code == 302
+    url = f"/learn/attempts/{attempt_id}/pages/{first}/answer"
+    assert client.post(url, data=_answer_form(app, attempt_id, first, "next-1")).status_code == 302
+    with app.app_context():
+        before = db.session.get(Attempt, attempt_id).position
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        response = client.post(f"/learn/attempts/{attempt_id}/pages/{first}/next")
+    finally:
+        holder.execute("ROLLBACK")
+    assert response.status_code == 503 and "この操作は保存されていません" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Attempt, attempt_id).position == before
+    assert client.post(f"/learn/attempts/{attempt_id}/pages/{first}/next").status_code == 302
+
+
+def test_the_live_answer_gets_a_fragment_it_can_show(app):
+    """The live room swaps the answer's response into its panel: a fragment with the same message."""
+    from sqlalchemy.exc import OperationalError
+
+    from trainer import faults
+
+    with app.test_request_context("/live/1/answer", method="POST"):
+        body, status, headers = faults._unavailable(OperationalError("INSERT", {}, Exception("database is locked")))
+    assert status == 503 and headers["Retry-After"] == "5"
+    assert body.startswith('<p class="send-status send-status--error" role="alert">') and NOT_SAVED in body
+    assert "<html" not in body
+
+
 def test_busy_timeout_setting_reaches_sqlite(app, sqlite_only, monkeypatch, tmp_path):
     monkeypatch.setenv("TRAINER_SQLITE_BUSY_TIMEOUT", "2.5")
     instance = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'busy.sqlite3'}", "TESTING": True})

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from trainer import create_app, ratelimit
-from trainer.extensions import limiter
+from trainer.extensions import db, limiter
 from trainer.models import Role
 
 REDIS_URI = "redis://127.0.0.1:6379/13"
@@ -33,17 +33,25 @@ def _redis_client():
     return client
 
 
+_OTHERS: list = []
+
+
 def _other_app(app, storage_uri: str, **extra):
-    return create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
+    _OTHERS.append(other := create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
                        "WTF_CSRF_ENABLED": False, "SECRET_KEY": app.config["SECRET_KEY"],
                        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_STORAGE_URI": storage_uri,
-                       **extra})
+                       **extra}))
+    return other
 
 
 @pytest.fixture
 def restore_limiter(app):
-    """The limiter is one object per process: give it back to the session's app afterwards."""
+    """The limiter is one object per process: give it back to the session's app afterwards (and close the
+    other instances' database connections)."""
     yield
+    while _OTHERS:
+        with _OTHERS.pop().app_context():
+            db.engine.dispose()
     limiter._storage_dead = False  # noqa: SLF001 - the singleton's fallback state, reset for later tests
     limiter.init_app(app)
     ratelimit._health.down = False  # noqa: SLF001
@@ -104,6 +112,50 @@ def test_unreachable_redis_keeps_login_and_verify_working(app, make_user, restor
     warnings = [r for r in caplog.records if r.name == "trainer.ratelimit" and r.levelno == logging.WARNING]
     assert len(warnings) == 1, "one warning per outage, not one per request"
     assert "Redis" in warnings[0].getMessage()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test's own on a free port, so that it can be stopped (the shared one stays up)."""
+    import shutil
+    import socket
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:  # pragma: no cover - .ci/run installs it
+        pytest.fail("redis-server is not installed (apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port, socket_timeout=1)
+    for _ in range(50):
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.1)
+    yield proc, f"redis://127.0.0.1:{port}/0"
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_redis_stopped_while_running_keeps_verify_and_login_working(app, make_user, restore_limiter, own_redis, caplog):
+    proc, uri = own_redis
+    make_user(Role.TRAINEE, login_id="redis-stops")
+    other = _other_app(app, uri)
+    client = other.test_client()
+    assert [client.get("/verify").status_code for _ in range(3)] == [200] * 3
+    assert redis.Redis.from_url(uri).keys("*"), "counted in this Redis while it ran"
+    caplog.set_level(logging.WARNING, logger="trainer.ratelimit")
+    proc.terminate()
+    proc.wait(10)
+    assert [client.get("/verify").status_code for _ in range(3)] == [200] * 3
+    response = client.post("/auth/login", data={"login_id": "redis-stops", "password": PASSWORD})
+    assert response.status_code == 302 and "/auth/login" not in response.headers["Location"]
+    assert len([r for r in caplog.records if r.name == "trainer.ratelimit" and r.levelno == logging.WARNING]) == 1
 
 
 def test_limits_still_count_in_memory_while_redis_is_down(app, clean_db, restore_limiter):

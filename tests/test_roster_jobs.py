@@ -29,6 +29,14 @@ def rows(n: int, prefix: str = "bulk") -> list[str]:
     return [f"{prefix}-{i:04d},一括 {i}号,,140007,,受講者,," for i in range(n)]
 
 
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test():
+    """Even when a test fails, its background jobs end before the next test empties the tables."""
+    yield
+    for job_id in list(roster_jobs._threads):
+        roster_jobs.wait(job_id, 60)
+
+
 @pytest.fixture
 def admin_client(app, make_user, monkeypatch):
     """A signed-in administrator; rosters of more than 2 rows run in the background here."""
@@ -139,6 +147,25 @@ def test_trainees_answer_while_passwords_are_hashed(app, admin_client, make_user
         release.set()
     assert roster_jobs.wait(job_id, 60)
     assert count_users(app, "during-") == 30
+
+
+def test_a_job_cut_off_by_its_process_says_so_at_once(app, admin_client, monkeypatch):
+    """A worker that exits (restart, recycling) marks its running jobs as stopped on the way out."""
+    hashing, release = threading.Event(), threading.Event()
+    real = roster_jobs.hash_password
+    monkeypatch.setattr(roster_jobs, "hash_password", lambda p: (hashing.set(), release.wait(20), real(p))[2])
+    job_id = job_id_of(confirm(admin_client, csv_bytes(*rows(30, "cut"))))
+    try:
+        assert hashing.wait(20)  # the job runs (its row says so) and is busy hashing
+        roster_jobs.mark_interrupted()  # what the atexit hook does when the process ends now
+        body = admin_client.get(f"/admin/roster/jobs/{job_id}").get_data(as_text=True)
+        assert "途中で止まりました" in body and "サーバー（アプリのプロセス）が止まりました" in body
+        assert "30件のうち 0件" in body and "http-equiv" not in body
+    finally:
+        release.set()
+    assert roster_jobs.wait(job_id, 60)  # here the process lived on: the job finished and says so
+    with app.app_context():
+        assert db.session.get(RosterJob, job_id).status == "done"
 
 
 def test_a_failing_batch_stops_the_job_and_says_what_was_created(app, admin_client, monkeypatch):

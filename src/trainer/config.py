@@ -63,6 +63,10 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(normalise_database_url(database_url)),
         "CONTENT_DIR": _env("CONTENT_DIR", str(Path.cwd() / "content")),
+        # rosters with more rows than this import in a background job with a progress page
+        "ROSTER_BACKGROUND_ROWS": int(_env("ROSTER_BACKGROUND_ROWS", "20")),
+        # seconds a SQLite write waits for another writer before the request answers 503 (faults.py)
+        "SQLITE_BUSY_TIMEOUT": float(_env("SQLITE_BUSY_TIMEOUT", "5")),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_I18N_ENABLED": False,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -99,10 +103,6 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RETENTION_YEARS": int(_env("RETENTION_YEARS", "5")),
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "PASSWORD_HASH_METHOD": _env("PASSWORD_HASH_METHOD", "scrypt"),
-        # rosters with more rows than this import in a background job with a progress page
-        "ROSTER_BACKGROUND_ROWS": int(_env("ROSTER_BACKGROUND_ROWS", "20")),
-        # seconds a SQLite write waits for another writer before the request answers 503 (faults.py)
-        "SQLITE_BUSY_TIMEOUT": float(_env("SQLITE_BUSY_TIMEOUT", "5")),
         # reviewers' mastery summary: rebuilt by a thread per process (0: when read; mastery_refresh.py)
         "MASTERY_REFRESH_SECONDS": float(_env("MASTERY_REFRESH_SECONDS", "10")),
         "MASTERY_REFRESH_BATCH": int(_env("MASTERY_REFRESH_BATCH", "5000")),

@@ -71,7 +71,7 @@ class RosterConfirmForm(JapaneseForm):
 
 
 class RosterCloseForm(JapaneseForm):
-    submit = SubmitField("配布を終えたので、初期パスワードの表示を終える")
+    submit = SubmitField("初期パスワードの表示を終える")
 
 
 class OrgImportForm(JapaneseForm):

@@ -20,3 +20,4 @@ __all__ = [
     "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryDirty", "MasteryMonth", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
     "Question", "QuestionPoint", "RosterImport", "RosterJob", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
     "LiveSession", "LoginThrottle", "UserSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]
+__all__ += ["RosterJob"]

@@ -189,7 +189,7 @@ def apply_roster(preview: RosterPreview, *, actor: User | None, token: str) -> t
 
     Returns the import and whether this call ran it: a repeated or concurrent confirmation with the
     same token (a double click) runs nothing and returns the import that already ran."""
-    from trainer.services import roster_jobs
+    from trainer.services import roster_jobs  # builds on this module: imported here, not at the top
 
     if not preview.ok:
         raise ValueError("a roster with errors cannot be imported")

@@ -12,6 +12,7 @@ can be checked again — the rows already created are then reported as already r
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -160,8 +161,33 @@ def start(app: Flask, job_id: int, planned: list[PlannedAccount], actor_id: int 
 
     thread = threading.Thread(target=work, name=f"roster-job-{job_id}", daemon=True)
     _threads[job_id] = thread
+    _apps[job_id] = app
     thread.start()
     return thread
+
+
+_apps: dict[int, Flask] = {}
+INTERRUPTED = ("取り込みの途中でサーバー（アプリのプロセス）が止まりました。それまでに作成したアカウントは残っています。"
+               "ファイルをもう一度指定すると、作成済みの行は「既に登録されています」と表示されます。それらの行を除いて取り込み直してください。")
+
+
+@atexit.register
+def mark_interrupted() -> None:
+    """When this process exits (a worker restarted or recycled) with jobs still running, say so on their pages
+    at once instead of after :data:`STALE_SECONDS`. A job that still finishes sets itself done afterwards."""
+    for job_id, thread in list(_threads.items()):
+        app = _apps.get(job_id)
+        if app is None or not thread.is_alive():
+            continue
+        try:
+            with app.app_context():
+                job = db.session.get(RosterJob, job_id)
+                if job is not None and job.status in ("queued", "running"):
+                    job.status, job.error, job.updated_at = "failed", INTERRUPTED, utcnow()
+                    db.session.commit()
+                db.session.remove()
+        except Exception:  # noqa: BLE001 - the process is exiting: the stale check remains
+            logger.exception("could not mark roster job %s as interrupted", job_id)
 
 
 #: The job thread's nice value: hashing yields the CPU to the requests of the same process and machine.
@@ -186,6 +212,7 @@ def wait(job_id: int, timeout: float | None = None) -> bool:
     thread.join(timeout)
     if not thread.is_alive():
         _threads.pop(job_id, None)
+        _apps.pop(job_id, None)
         return True
     return False
 
