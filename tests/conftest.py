@@ -18,6 +18,21 @@ from trainer.extensions import db, limiter
 from trainer.models import Organization, OrgKind, Role
 from trainer.services import accounts, orgs
 
+# Under libfaketime (.ci/run's runs with the clock a year ahead and back, FAKETIME_DONT_FAKE_MONOTONIC=1),
+# time.sleep fails with EINVAL: CPython sleeps with clock_nanosleep on an absolute monotonic deadline, which
+# the library rewrites. select() with a timeout is not rewritten, so sleep through it; and start child
+# processes (gunicorn, redis-server) on the real clock, without the library.
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    import select
+    import time as _time
+
+    def _select_sleep(seconds: float) -> None:
+        if seconds > 0:
+            select.select([], [], [], seconds)
+
+    _time.sleep = _select_sleep
+    os.environ.pop("LD_PRELOAD")  # this process keeps the library (and its FAKETIME setting); children do not
+
 # Every app a test builds (not only the fixtures') brings the mastery summary up to date when it is read,
 # instead of starting a refresher thread that would outlive its test and write to the shared test database
 # (tests/test_mastery_exact.py starts the thread on purpose, with its own setting).
