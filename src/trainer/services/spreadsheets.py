@@ -12,6 +12,10 @@ sheet (「条件」) of a workbook, and the same in its file name.
   with an autofilter; column widths fitted to the Japanese text of the header and the first rows;
   dates as real date cells (yyyy-mm-dd) beside their 和暦 column; text always written as inline
   string cells (nothing a trainee typed can become a formula).
+
+Most cells of an export repeat (organization names, module titles, statuses, dates, marks): a cell's
+text (CSV or XML) is worked out once per value in a small bounded cache (TextCache), a day's 和暦
+once per day; tests/test_exports_caches.py checks that the files are byte for byte the same without.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from itertools import chain, islice
 from typing import IO, Any
 from urllib.parse import quote
@@ -41,6 +46,8 @@ MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocumen
 _WIDTH_SAMPLE = 500
 _MAX_WIDTH = 60
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\s]+')
+CACHE_SIZE = 2048  # cell texts kept per generation (TextCache)
+CSV_BATCH = 64  # rows given to the csv writer at once
 
 
 @dataclass
@@ -98,14 +105,21 @@ def local_day(value: datetime | None) -> date | None:
     return value.astimezone(JST).date() if value is not None else None
 
 
+#: The 和暦 of a day, worked out once per day (an export repeats the same few hundred days).
+day_wareki = lru_cache(maxsize=4096)(to_wareki)
+
+
 def wareki(value: datetime | None) -> str:
     day = local_day(value)
-    return to_wareki(day) if day is not None else ""
+    return day_wareki(day) if day is not None else ""
 
 
 def dated(value: datetime | None) -> list[Any]:
-    """The two date columns: the date (a date cell in XLSX) and its 和暦."""
-    return [local_day(value), wareki(value)]
+    """The two date columns: the date (a date cell in XLSX) and its 和暦 (one conversion to Japan time)."""
+    if value is None:
+        return [None, ""]
+    day = value.astimezone(JST).date()
+    return [day, day_wareki(day)]
 
 
 def percent(value: float | None) -> float | None:
@@ -118,6 +132,58 @@ def _text(value: Any) -> str:
     if isinstance(value, datetime):
         return f"{value.astimezone(JST):%Y-%m-%d %H:%M}"
     return str(value)
+
+
+class TextCache:
+    """The text of a cell, worked out once per value: most cells of an export repeat (organization
+    names, module titles, statuses, dates, marks). Keyed by (type, value), so 1, 1.0 and True stay
+    apart; values whose text does not follow from that key (-0.0 equals 0.0, NaN equals nothing,
+    Decimal("1.0") equals Decimal("1.00")) are never kept. Bounded: two generations of ``size``
+    entries — when the newer is full it becomes the older and the oldest is dropped, so memory stays
+    flat whatever the number of rows, and values in use are carried over (a small LRU)."""
+
+    __slots__ = ("make", "size", "hot", "old")
+
+    def __init__(self, make, size: int | None = None) -> None:
+        self.make = make
+        self.size = size or CACHE_SIZE
+        self.hot: dict[tuple[type, Any], str] = {}
+        self.old: dict[tuple[type, Any], str] = {}
+
+    def texts(self, row: Iterable[Any]) -> list[str]:
+        """The texts of a row's values, in order."""
+        get = self.hot.get
+        out = []
+        for value in row:
+            key = (value.__class__, value)
+            try:
+                text = get(key)
+            except TypeError:  # unhashable: never kept
+                text = self.make(value)
+            if text is None:
+                text = self._miss(key, value)
+                get = self.hot.get
+            out.append(text)
+        return out
+
+    def _miss(self, key: tuple[type, Any], value: Any) -> str:
+        text = self.old.get(key)
+        if text is None:
+            text = self.make(value)
+            if not _cacheable(value):
+                return text
+        if len(self.hot) >= self.size:
+            self.old, self.hot = self.hot, {}
+        self.hot[key] = text
+        return text
+
+
+_CACHED_TYPES = frozenset({str, int, bool, float, date, datetime, type(None)})
+
+
+def _cacheable(value: Any) -> bool:
+    cls = value.__class__
+    return cls in _CACHED_TYPES and (cls is not float or (value == value and value != 0))
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -163,14 +229,21 @@ def csv_blocks(table: Table, conditions: Conditions, encoding: str = "utf-8", si
         yield b"".join(buffer)
 
 
-def _csv_lines(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+def _csv_lines(rows: Iterable[Iterable[Any]], batch: int = CSV_BATCH) -> Iterator[str]:
+    """CSV text, ``batch`` rows at a time; each cell's text (formula-safe) worked out once per value."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([escape_cell(_text(v)) for v in row])
+    texts = TextCache(_csv_cell).texts
+    rows = iter(rows)
+    while chunk := list(islice(rows, batch)):
+        writer.writerows([texts(row) for row in chunk])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+
+
+def _csv_cell(value: Any) -> str:
+    return escape_cell(_text(value))
 
 
 def read_csv_table(data: bytes) -> tuple[dict[str, str], list[list[str]]]:
@@ -293,20 +366,25 @@ def _serial(value: datetime) -> str:
     return repr(delta.days + delta.seconds / 86400)
 
 
-def _cell_xml(ref: str, value: Any) -> str:
+def _cell_tail(value: Any) -> str:
+    """A cell's XML after its reference (``<c r="B2"`` + this); "" for an empty cell (not written)."""
     if isinstance(value, str):
-        return _string(ref, value) if value else ""
+        return _string_tail(value) if value else ""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return _string(ref, "はい" if value else "いいえ")
+        return _string_tail("はい" if value else "いいえ")
     if isinstance(value, datetime):
-        return f'<c r="{ref}" s="{_DATETIME}"><v>{_serial(value.astimezone(JST).replace(tzinfo=None))}</v></c>'
+        return f' s="{_DATETIME}"><v>{_serial(value.astimezone(JST).replace(tzinfo=None))}</v></c>'
     if isinstance(value, date):
-        return f'<c r="{ref}" s="{_DATE}"><v>{(value - _EPOCH.date()).days}</v></c>'
+        return f' s="{_DATE}"><v>{(value - _EPOCH.date()).days}</v></c>'
     if isinstance(value, (int, float)) and value == value and value not in (float("inf"), float("-inf")):
-        return f'<c r="{ref}"><v>{value!r}</v></c>'
-    return _string(ref, str(value))
+        return f"><v>{value!r}</v></c>"
+    return _string_tail(str(value))
+
+
+def _string_tail(text: str) -> str:
+    return f' t="inlineStr"><is><t xml:space="preserve">{text.translate(_XML)}</t></is></c>'
 
 
 def _cols(widths: list[int], styles: list[int] | None = None) -> str:
@@ -329,10 +407,13 @@ def _table_xml(table: Table, ranges: list[str]) -> Iterator[str]:
            + _cols(_widths(table.header, sample)) + "<sheetData>")
     yield '<row r="1">' + "".join(_string(f"{letters[c]}1", h, _BOLD) for c, h in enumerate(table.header)) + "</row>"
     last = 1
+    texts = TextCache(_cell_tail).texts
     for r, row in enumerate(chain(sample, rows), start=2):
-        if len(row) > len(letters):
-            letters += [_column(i) for i in range(len(letters), len(row))]
-        yield f'<row r="{r}">' + "".join(_cell_xml(f"{letters[c]}{r}", v) for c, v in enumerate(row)) + "</row>"
+        tails = texts(row)
+        if len(tails) > len(letters):
+            letters += [_column(i) for i in range(len(letters), len(tails))]
+        n = str(r)
+        yield f'<row r="{n}">' + "".join([f'<c r="{letters[c]}{n}"{t}' for c, t in enumerate(tails) if t]) + "</row>"
         last = r
     yield "</sheetData>"
     if width:
