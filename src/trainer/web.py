@@ -141,8 +141,8 @@ def register_security(app: Flask) -> None:
     @app.before_request
     def _password_change_first():
         """An account that must change its password reaches only the change page, logout and
-        static files until it has (the live poll checks this in its own query)."""
-        if request.endpoint in PASSWORD_CHANGE_ALLOWED or not session.get("_user_id"):
+        static files until it has (the live poll, panel and answer check this in their own query)."""
+        if request.endpoint in PASSWORD_CHANGE_ALLOWED or request.endpoint in SELF_CHECKED or not session.get("_user_id"):
             return None
         if current_user.is_authenticated and current_user.must_change_password:
             return redirect(url_for("auth.password"))
@@ -164,6 +164,9 @@ def register_security(app: Flask) -> None:
 
 #: What an account with a pending password change may still reach.
 PASSWORD_CHANGE_ALLOWED = frozenset({"static", "auth.password", "auth.logout", "live.state"})
+#: Views that check the pending password change in their own statement (the live poll, panel and
+#: answer, live/routes.py), sending the account to the change page themselves: no user loaded here.
+SELF_CHECKED = frozenset({"live.state", "live.panel", "live.answer"})
 
 
 def register_blueprints(app: Flask) -> None:

@@ -12,14 +12,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import g
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from trainer.extensions import db
 from trainer.content.schema import QUESTION_TYPE_LABELS
-from trainer.models import Answer, Attempt, LiveSession, Module, Point, User, Workshop, WorkshopParticipant
+from trainer.models import (Answer, Attempt, LiveSession, Module, Point, Role, User, UserRole, Workshop,
+                            WorkshopParticipant)
 from trainer.dates import utcnow
-from trainer.services import answering, disclosure, player, sessions, unique
+from trainer.services import answering, content_views, disclosure, player, sessions, unique
 
 ACTIONS = ("goto", "open", "close", "reveal", "wall_open", "wall_close", "end")
 #: a post's wall state (answers.wall): not offered / offered, waiting / on the wall / taken off
@@ -54,6 +56,54 @@ def session_for_participant(session_id: int, user_id: int) -> LiveSession | None
     stmt = select(LiveSession).where(LiveSession.id == session_id, select(WorkshopParticipant.id).where(
         WorkshopParticipant.workshop_id == LiveSession.workshop_id, WorkshopParticipant.user_id == user_id).exists())
     return db.session.scalar(stmt)
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A participant in a live session, as one statement found them (``seat``): the session, their
+    attempt in it (None before they joined) and their answers in that attempt by question."""
+
+    session: LiveSession
+    user_id: int
+    attempt_id: int | None
+    answers: dict[int, Answer]
+
+    @property
+    def attempt(self) -> "AttemptRef":
+        return AttemptRef(self.attempt_id, self.user_id)
+
+
+@dataclass(frozen=True)
+class AttemptRef:
+    """What ``submit`` needs of an attempt (an Attempt row does as well)."""
+
+    id: int
+    user_id: int
+
+
+_SEAT = (select(LiveSession, Attempt.id.label("attempt_id"), Answer, content_views.RELEASE_ID.label("release"))
+         .outerjoin(Attempt, (Attempt.live_session_id == LiveSession.id) & (Attempt.user_id == bindparam("uid")))
+         .outerjoin(Answer, Answer.attempt_id == Attempt.id)
+         .where(LiveSession.id == bindparam("sid"),
+                select(WorkshopParticipant.id).where(WorkshopParticipant.workshop_id == LiveSession.workshop_id,
+                                                     WorkshopParticipant.user_id == bindparam("uid")).exists(),
+                select(UserRole.id).where(UserRole.user_id == bindparam("uid"), UserRole.role == str(Role.TRAINEE)).exists(),
+                sessions.usable(bindparam("uid"), bindparam("token_hash"), bindparam("now"))))
+
+
+def seat(session_id: int, user_id: int, token: str) -> Seat | None:
+    """The participant's seat in one statement, which is also the whole access check: the sign-in
+    ``token`` is valid and theirs (not logged out, not expired, the account active and without a
+    pending password change), they hold the trainee role and take part in the session's workshop.
+    None otherwise. Their answers in the attempt (a module's handful) come along, so the panel needs
+    no further query; the newest content release too (the key of the content cache)."""
+    params = {"sid": session_id, "uid": user_id, "token_hash": sessions.token_hash(token), "now": utcnow()}
+    rows = db.session.execute(_SEAT, params).all()
+    if not rows:
+        return None
+    g.content_release = rows[0].release
+    answers = {row.Answer.question_id: row.Answer for row in rows if row.Answer is not None}
+    return Seat(rows[0].LiveSession, user_id, rows[0].attempt_id, answers)
 
 
 def version_of(session_id: int, user_id: int, token: str) -> tuple[int, bool] | None:
@@ -117,16 +167,18 @@ def resume(session: LiveSession) -> None:
 
 
 
-def participant_attempt(session: LiveSession, user: User) -> Attempt:
+def participant_attempt(session: LiveSession, user: User | int) -> Attempt:
     """The participant's attempt for this session: their own from an earlier live session of the
     same module in this workshop if it is unfinished (a restarted session continues it: nobody is
-    left with a dangling attempt), else a new one on first join (safe against a race)."""
-    stmt = select(Attempt).where(Attempt.live_session_id == session.id, Attempt.user_id == user.id)
+    left with a dangling attempt), else a new one on first join (safe against a race). ``user``: the
+    User or their id."""
+    user_id = user if isinstance(user, int) else user.id
+    stmt = select(Attempt).where(Attempt.live_session_id == session.id, Attempt.user_id == user_id)
     attempt = db.session.scalar(stmt)
     if attempt is not None:
         return attempt
     carried = db.session.scalar(
-        select(Attempt).where(Attempt.user_id == user.id, Attempt.module_id == session.module_id,
+        select(Attempt).where(Attempt.user_id == user_id, Attempt.module_id == session.module_id,
                               Attempt.workshop_id == session.workshop_id, Attempt.completed_at.is_(None))
         .order_by(Attempt.number.desc()).limit(1))
     if carried is not None:
@@ -135,10 +187,10 @@ def participant_attempt(session: LiveSession, user: User) -> Attempt:
         return carried
     for _ in range(3):
         number = (db.session.scalar(select(func.max(Attempt.number)).where(
-            Attempt.user_id == user.id, Attempt.module_id == session.module_id)) or 0) + 1
+            Attempt.user_id == user_id, Attempt.module_id == session.module_id)) or 0) + 1
         try:
             with unique.savepoint():
-                attempt = Attempt(user_id=user.id, module_id=session.module_id, number=number,
+                attempt = Attempt(user_id=user_id, module_id=session.module_id, number=number,
                                   workshop_id=session.workshop_id, live_session_id=session.id, seed=session.seed)
                 db.session.add(attempt)
             return attempt
@@ -149,7 +201,7 @@ def participant_attempt(session: LiveSession, user: User) -> Attempt:
     raise LiveError("参加の記録に失敗しました。もう一度お試しください。")
 
 
-def submit(session: LiveSession, attempt: Attempt, raw: dict[str, Any], token: str, version_id: int | None,
+def submit(session: LiveSession, attempt: Attempt | AttemptRef, raw: dict[str, Any], token: str, version_id: int | None,
            to_wall: bool = False) -> bool:
     """Store a live answer (once) while the question is open. A reflection goes to the wall's
     moderation queue only when the facilitator opened the wall for this question AND its author
@@ -164,6 +216,10 @@ def submit(session: LiveSession, attempt: Attempt, raw: dict[str, Any], token: s
                                                 Answer.wall == WALL_NONE).values(wall=WALL_QUEUED))
         _bump(session)
     return created
+
+
+def own_answer(attempt_id: int, question_id: int) -> Answer | None:
+    return db.session.scalar(select(Answer).where(Answer.attempt_id == attempt_id, Answer.question_id == question_id))
 
 
 def _bump(session: LiveSession) -> None:
