@@ -76,3 +76,39 @@ def test_swapped_next_returns_the_next_page_and_the_end_returns_204(app, client,
     assert end.status_code == 204 and end.get_data() == b""
     assert end.headers["X-Trainer-Url"] == f"/learn/attempts/{attempt_id}/done"
     assert client.get(end.headers["X-Trainer-Url"]).status_code == 200
+
+
+def _hidden(body: str, name: str) -> str:
+    import re
+
+    return re.search(rf'name="{name}" type="hidden" value="([^"]*)"|type="hidden" name="{name}" value="([^"]*)"',
+                     body).group(0).rsplit('value="', 1)[1][:-1]
+
+
+def test_the_opinion_form_of_a_swapped_feedback_page_returns_to_the_page(app, client, trainee):
+    """After a swapped answer the page's address is the POST's (.../answer); the opinion form must send
+    the trainee back to the page itself, not to the answer URL (a GET there is a 405)."""
+    from sqlalchemy import select
+
+    from trainer.extensions import db
+    from trainer.models import Opinion
+
+    attempt_id, _ = _start(client)
+    index = _first_question(app, attempt_id)
+    play_to_end_until(app, client, attempt_id, index)
+    _, _, qtype, data = _page(app, attempt_id, index)
+    response = client.post(f"/learn/attempts/{attempt_id}/pages/{index}/answer", headers=SWAP,
+                           data={"token": "swap-op", **best_answer(qtype, data)})
+    body = response.get_data(as_text=True)
+    page_url = f"/learn/attempts/{attempt_id}/pages/{index}"
+    assert _hidden(body, "next") == page_url
+    sent = client.post("/learn/opinions", data={
+        "body": "この解説が分かりやすかった", "next": _hidden(body, "next"), "case_id": _hidden(body, "case_id"),
+        "module_id": _hidden(body, "module_id"), "question_id": _hidden(body, "question_id"),
+        "client_token": _hidden(body, "client_token")})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith(page_url)
+    back = client.get(sent.headers["Location"])
+    assert back.status_code == 200 and "ご意見を受け付けました" in back.get_data(as_text=True)
+    with app.app_context():
+        opinion = db.session.scalars(select(Opinion)).one()
+        assert opinion.module_id and opinion.question_id is not None

@@ -14,7 +14,7 @@ from trainer import policies
 from trainer.auth.redirects import safe_next
 from trainer.content.schema import RATING_LABELS
 from trainer.extensions import db
-from trainer.learn.forms import ActionForm, OpinionForm, raw_response
+from trainer.learn.forms import ActionForm, OpinionFields, OpinionForm, raw_response
 from trainer.models import Attempt, Case, Course, FrameworkEntry, Item, Module, Point, Role
 from trainer.services import (answering, certificates, content_views, fields, grading, live, mastery, next_step, opinions,
                                player, progress, self_rating, workshops)
@@ -84,7 +84,7 @@ def module(module_id: str):
         "learn/module.html", module=mod, attempts=player.attempts_of(current_user, mod.id),
         points=content.points_of(content.module_points.get(mod.id, [])),
         pattern=content.entries.get(mod.case.pattern_id) if mod.case else None,
-        form=ActionForm(), opinion_form=OpinionForm(case_id=mod.case_id or "", module_id=mod.id),
+        form=ActionForm(), opinion_form=OpinionFields(request.path, case_id=mod.case_id or "", module_id=mod.id),
         questions=content.question_count(mod.id))
 
 
@@ -138,8 +138,9 @@ def _page_context(attempt_id: int, index: int) -> dict:
             "rating_labels": grading_labels(), "form": CSRF_ONLY,
             "self_ratings": (self_rating.changes(pages, answers)
                              if answer and version.type == "self_rating" and version.data.get("phase") == "after" else []),
-            "opinion_form": OpinionForm(case_id=mod.case_id or "", module_id=mod.id,
-                                        question_id=str(page.question.id)) if page.question else None}
+            "opinion_form": OpinionFields(url_for("learn.page", attempt_id=attempt.id, index=index),
+                                          case_id=mod.case_id or "", module_id=mod.id,
+                                          question_id=str(page.question.id)) if answer else None}
 
 
 class _CsrfOnly:
@@ -289,7 +290,7 @@ def point(point_id: str):
         [t for group in pt.tags.values() for t in group]))).all()
     return render_template("learn/point.html", point=pt, cell=mastery.PointMastery(pt, *stats), modules=modules,
                            tags=tags, rule=mastery.RULE_TEXT,
-                           opinion_form=OpinionForm(point_id=pt.id))
+                           opinion_form=OpinionFields(request.path, point_id=pt.id))
 
 
 @bp.post("/opinions")
