@@ -6,6 +6,7 @@ year (``immutable``); a URL without ``v`` (or with an old one) is revalidated as
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from flask import Flask, request
@@ -14,19 +15,30 @@ YEAR = 365 * 24 * 3600
 
 
 def register(app: Flask) -> None:
-    folder = Path(app.static_folder or "")
-    hashes: dict[str, tuple[float, str]] = {}
+    folder = Path(app.static_folder or "").resolve()
+    #: filename -> (its resolved path, mtime, hash): a page names a few static files, each looked up
+    #: once per process; later calls cost one stat (a file edited while running gets its new hash)
+    hashes: dict[str, tuple[str, float, str]] = {}
 
     def version(filename: str) -> str | None:
-        path = (folder / filename).resolve()
-        if folder.resolve() not in path.parents or not path.is_file():
-            return None
-        mtime = path.stat().st_mtime  # a file edited while running gets its new hash
         cached = hashes.get(filename)
-        if cached is None or cached[0] != mtime:
-            cached = (mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
-            hashes[filename] = cached
-        return cached[1]
+        if cached is not None:
+            try:
+                mtime = os.stat(cached[0]).st_mtime
+            except OSError:
+                hashes.pop(filename, None)
+                return None
+            if mtime == cached[1]:
+                return cached[2]
+        path = (folder / filename).resolve()
+        if folder not in path.parents or not path.is_file():
+            return None
+        mtime = path.stat().st_mtime
+        cached = (str(path), mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
+        if len(hashes) > 1000:  # only names of existing files get here; bounded anyway
+            hashes.clear()
+        hashes[filename] = cached
+        return cached[2]
 
     @app.url_defaults
     def _static_version(endpoint: str, values: dict) -> None:
