@@ -47,3 +47,30 @@ def test_a_join_code_lasts_until_its_workshop_ends_on_the_apps_clock(app, client
     assert client.get(f"/join/{code}").status_code == 200
     with time_machine.travel(utcnow() + timedelta(days=1), tick=True):
         assert client.get(f"/join/{code}").status_code == 404
+
+
+def test_timestamps_come_back_aware_utc_and_unchanged(app_ctx):
+    """UTCDateTime's own result processor (faster than TypeDecorator's) gives what process_result_value
+    gives: the same instant, aware, in UTC — on SQLite and PostgreSQL."""
+    from sqlalchemy import Column, Integer, MetaData, Table, insert
+
+    from trainer.dates import JST
+    from trainer.models.types import UTCDateTime
+
+    table = Table("clock_round_trip", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime),
+                  prefixes=["TEMPORARY"])
+    now = utcnow()
+    values = [now, now.astimezone(JST), now.replace(microsecond=0) - timedelta(days=400), None]
+    with db.engine.connect() as conn:
+        table.create(conn)
+        try:
+            conn.execute(insert(table), [{"id": i, "at": v} for i, v in enumerate(values)])
+            back = [row.at for row in conn.execute(select(table.c.at).order_by(table.c.id))]
+        finally:
+            table.drop(conn)
+            conn.commit()
+    assert back == values and all(v.tzinfo is not None and v.utcoffset() == timedelta(0) for v in back[:3])
+    column = UTCDateTime()
+    naive = now.replace(tzinfo=None)
+    assert column.result_processor(db.engine.dialect, None) is not None
+    assert column.process_result_value(naive, db.engine.dialect) == now
