@@ -15,7 +15,6 @@ from openpyxl import load_workbook
 
 from tests.test_review_access import FORMULA_NAME, REFLECTION, _pdf_text, build_world, client_for
 from trainer.extensions import db
-from trainer.services import completion
 from trainer.services.spreadsheets import read_csv_table
 from trainer.services.wareki import to_wareki
 
@@ -400,11 +399,11 @@ def test_a_large_export_streams_in_bounded_memory(app, kanagawa, monkeypatch):
         when = datetime(2025, 2, 1, tzinfo=timezone.utc)
         for i in range(100_000):
             produced["rows"] += 1
-            outcome = completion.Outcome(mark=60, started=when, finished=when, passed=when, best_score=80.0, attempts=1,
-                                         last_activity=when)
-            yield reports.RecordRow(i, f"受講者{i}", None, unit, unit, "m-values", "3つの価値", outcome)
+            # reports.RECORD_LINE: user, name, furigana, org, module, title, mark, started, finished, passed,
+            # best score, attempts, open attempt, last activity, seconds
+            yield (i, f"受講者{i}", None, unit.id, "m-values", "3つの価値", 60, when, when, when, 80.0, 1, 0, when, 900)
 
-    monkeypatch.setattr(reports, "all_record_rows", many_rows)
+    monkeypatch.setattr(reports, "all_record_lines", many_rows)
     response = kanagawa.get("/review/exports/records.csv")
     try:
         assert response.is_streamed

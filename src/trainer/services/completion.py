@@ -67,11 +67,7 @@ class Outcome:
 
     @property
     def status(self) -> str:
-        if self.passed is not None and self.mark is not None:
-            return "passed"
-        if self.finished is not None:
-            return "finished" if self.mark is None else "below_pass"
-        return "in_progress" if self.started is not None else "not_started"
+        return status_of(self.mark, self.started, self.finished, self.passed)
 
     @property
     def label(self) -> str:
@@ -83,6 +79,16 @@ class Outcome:
 
 
 NOTHING = Outcome()
+
+
+def status_of(mark: int | None, started: datetime | None, finished: datetime | None, passed: datetime | None) -> str:
+    """The status (a key of STATUS_LABELS) of an Outcome with these fields — also for rows read
+    without building one (a 100,000-row export)."""
+    if passed is not None and mark is not None:
+        return "passed"
+    if finished is not None:
+        return "finished" if mark is None else "below_pass"
+    return "in_progress" if started is not None else "not_started"
 
 
 def pass_marks(courses: Iterable[Course] | None = None) -> dict[str, int]:
@@ -99,7 +105,7 @@ def pass_marks(courses: Iterable[Course] | None = None) -> dict[str, int]:
 
 # --- SQL: the same definitions for many trainees --------------------------------------------
 
-def _mark_column(mark: int) -> str:
+def mark_column(mark: int) -> str:
     return f"passed_{mark}"
 
 
@@ -116,20 +122,20 @@ def outcome_columns(marks: Iterable[int]) -> list:
     ]
     for mark in sorted(set(marks)):
         passed = and_(Attempt.completed_at.is_not(None), Attempt.score >= mark)
-        columns.append(func.min(case((passed, Attempt.completed_at))).label(_mark_column(mark)))
+        columns.append(func.min(case((passed, Attempt.completed_at))).label(mark_column(mark)))
     return columns
 
 
 def passed_column(records, mark: int | None):
     """The column of a records subquery holding the date a module first counted (see Outcome.counts)."""
-    return records.c.finished if mark is None else records.c[_mark_column(mark)]
+    return records.c.finished if mark is None else records.c[mark_column(mark)]
 
 
 def outcome_from_row(row, mark: int | None) -> Outcome:
     mapping = row._mapping
     return Outcome(
         mark=mark, started=mapping["started"], finished=mapping["finished"],
-        passed=mapping[_mark_column(mark)] if mark is not None else None,
+        passed=mapping[mark_column(mark)] if mark is not None else None,
         best_score=mapping["best_score"], attempts=int(mapping["attempts"]),
         open_attempt=bool(mapping["open_attempt"]), last_activity=mapping["last_activity"],
         seconds=int(mapping["seconds"] or 0))

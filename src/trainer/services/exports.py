@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from trainer.models import Certificate
-from trainer.services import mastery_report, reports
+from trainer.services import completion, mastery_report, reports
 from trainer.services.figures import Overview, module_counts
 from trainer.services.review import PROGRAMME_CHOICES, Catalogue, Filters, Scope, module_marks, programme_label
 from trainer.services.spreadsheets import Conditions, Table, dated, percent
@@ -155,14 +155,22 @@ def records_table(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int |
     header = ["団体コード", "市区町村", "所属", "受講者ID", "氏名", "ふりがな", "モジュールID", "モジュール", "状態",
               "開始日", "開始日（和暦）", "最後まで取り組んだ日", "最後まで取り組んだ日（和暦）", "合格日", "合格日（和暦）",
               "合格点（%）", "最高得点（%）", "受講回数", "最終学習日", "最終学習日（和暦）"]
-    source = (reports.record_rows(scope, filters, cat, unit_id) if unit_id is not None
-              else reports.all_record_rows(scope, filters, cat))
+    source = (reports.record_lines(scope, filters, cat, unit_id) if unit_id is not None
+              else reports.all_record_lines(scope, filters, cat))
+    places: dict[int, tuple[str, str, str]] = {}  # organization id -> its three cells, worked out once
+    labels = completion.STATUS_LABELS
+    status = completion.status_of
+
+    def place(org_id: int) -> tuple[str, str, str]:
+        unit = scope.orgs[scope.unit_of[org_id]]
+        return places.setdefault(org_id, (unit.code or "", unit.name, scope.orgs[org_id].name))
 
     def rows() -> Iterator[list[Any]]:
-        for r in source:
-            yield [r.unit.code or "", r.unit.name, r.org.name, r.user_id, r.name, r.furigana or "", r.module_id,
-                   r.module_title, r.status, *dated(r.first_started), *dated(r.first_finished),
-                   *dated(r.first_passed), r.outcome.mark, percent(r.best_score), r.attempts, *dated(r.last_activity)]
+        for (user_id, name, furigana, org_id, module_id, title, mark, started, finished, passed, best, attempts,
+             _, last, _) in source:
+            yield [*(places.get(org_id) or place(org_id)), user_id, name, furigana or "", module_id, title,
+                   labels[status(mark, started, finished, passed)], *dated(started), *dated(finished), *dated(passed),
+                   mark, percent(best), attempts, *dated(last)]
 
     return Table("受講記録", header, rows())
 
