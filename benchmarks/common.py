@@ -35,13 +35,20 @@ def server_env(instance: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
+#: access log line: method and path, status, microseconds from the parsed request to the response
+ACCESS_FORMAT = '%(m)s %(U)s %(s)s %(D)s'
+
+
 def start_gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = int(os.environ.get("BENCH_THREADS", "8")),
-                   app: str = "trainer:create_app()", chdir: Path = ROOT) -> subprocess.Popen:
-    """The server under test; ``app``/``chdir`` start another WSGI app (the floor) under the same config."""
+                   app: str = "trainer:create_app()", chdir: Path = ROOT,
+                   access_log: Path | None = None) -> subprocess.Popen:
+    """The server under test; ``app``/``chdir`` start another WSGI app (the floor) under the same config.
+    ``access_log``: gunicorn writes each request's server time there (ACCESS_FORMAT; server_times reads it)."""
     worker = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]
+    logging = ["--access-logfile", str(access_log), "--access-logformat", ACCESS_FORMAT] if access_log else []
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "-w", str(workers), *worker, "-b",
-         f"127.0.0.1:{port}", "--backlog", "2048", "--keep-alive", "30", "--log-level", "warning",
+         f"127.0.0.1:{port}", "--backlog", "2048", "--keep-alive", "30", "--log-level", "warning", *logging,
          "--chdir", str(chdir), app], env=env, cwd=ROOT, start_new_session=True)
     for _ in range(100):
         try:
@@ -51,6 +58,20 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: in
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("gunicorn did not start")
+
+
+def server_times(access_log: Path, kinds: dict[str, "re.Pattern"]) -> dict[str, list[float]]:
+    """Milliseconds the server spent per request, by kind (the first pattern matching "METHOD path")."""
+    out: dict[str, list[float]] = {k: [] for k in kinds}
+    for line in access_log.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        for kind, pattern in kinds.items():
+            if pattern.fullmatch(f"{parts[0]} {parts[1]}"):
+                out[kind].append(int(parts[3]) / 1000)
+                break
+    return out
 
 
 def stop(proc: subprocess.Popen) -> None:

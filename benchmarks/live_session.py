@@ -10,11 +10,24 @@ the module (go to the question, open, wait until everyone answered or 15 s, clos
 the distribution every 0.7 s as the projector does. Reports p50/p95/p99 of the answer request and of
 the state request, errors, lost answers, and the staleness of the facilitator's distribution: for
 the k-th stored answer, the time from its response to the first facilitator poll counting k answers.
+
+Where the state request's time goes: its figures are given for the live part (after everyone
+signed in; the polls while the others still sign in are reported apart), split into the polls
+within 2 s after a facilitator action (when every phone fetches its panel) and the others, and beside
+the server's own time per request from gunicorn's access log (from the parsed request to the
+response: what is missing from the client's figure was spent queueing for a worker thread, on the
+network or in the load generator itself, which runs 300 Python threads on the same cores). A probe
+— one more participant in a process of its own, polling every 0.25 s as live.js does (revalidating
+with the ETag, fetching the panel when the version moved) — sees the server as a phone does,
+without the load generator's own GIL in its figures. ``--processes`` spreads the participants over
+that many load-generating processes (phones do not share one interpreter lock); 1 is the old way.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import random
 import re
 import subprocess
@@ -25,7 +38,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Client, answer_form, free_port, percentiles, server_env, start_gunicorn, stop  # noqa: E402
+from common import (Client, answer_form, free_port, percentiles, server_env, server_times, start_gunicorn,  # noqa: E402
+                    stop)
 
 PASSWORD = "Kx7-live-follow-42"
 MODULE = "m-values"
@@ -49,7 +63,7 @@ with app.app_context():
     fac = accounts.create_user(login_id="bench-fac", display_name="進行", organization=org, password="{PASSWORD}",
                                roles=[Role.FACILITATOR])
     logins = []
-    for i in range({participants}):
+    for i in range({participants} + 1):  # the last one is the probe
         accounts.create_user(login_id=f"live{{i:04d}}", display_name=f"参加{{i}}", organization=org, password="{PASSWORD}")
         logins.append(f"live{{i:04d}}")
     data = workshops.WorkshopInput(title="負荷試験", starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(hours=5),
@@ -64,6 +78,27 @@ with app.app_context():
     out = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True).stdout
     found = json.loads(out.strip().splitlines()[-1])
     return found["session"], found["pages"]
+
+
+def probe(port: int, sid: int, login: str, out: str, stop_event, interval: float) -> None:
+    """A phone in a process of its own: what a participant waits for, without the load generator's GIL."""
+    client = Client(port)
+    client.login(login, PASSWORD)
+    client.request("GET", f"/live/{sid}")
+    etag, version, samples = None, None, []
+    while not stop_event.is_set():
+        at, started = time.time(), time.perf_counter()
+        status, headers, body = client.request("GET", f"/live/{sid}/state",
+                                               extra_headers={"If-None-Match": etag} if etag else None)
+        samples.append(("state", at, (time.perf_counter() - started) * 1000, status))
+        if status == 200:
+            etag, moved = headers.get("ETag"), json.loads(body)["version"]
+            if moved != version:
+                version, at, started = moved, time.time(), time.perf_counter()
+                status, _, _ = client.request("GET", f"/live/{sid}/panel")
+                samples.append(("panel", at, (time.perf_counter() - started) * 1000, status))
+        stop_event.wait(interval)
+    Path(out).write_text(json.dumps(samples))
 
 
 class Participant(threading.Thread):
@@ -81,7 +116,7 @@ class Participant(threading.Thread):
         self.ready.set()
         time.sleep(random.uniform(0, 1.5))
         while not self.stop_event.is_set():
-            started = time.perf_counter()
+            started, started_at = time.perf_counter(), time.time()
             try:  # as the browser does with cache "no-cache": revalidate with the ETag it kept
                 extra = {"If-None-Match": self.etag} if self.etag else None
                 status, headers, body = self.client.request("GET", f"/live/{self.sid}/state", extra_headers=extra)
@@ -94,14 +129,19 @@ class Participant(threading.Thread):
                 status, state = 0, None
             with self.stats["lock"]:
                 self.stats["not_modified"] += int(status == 304)
-            self.record("state", started, status in (200, 304))
+            self.record("state", started, status in (200, 304), at=started_at)
             if state and state["version"] != self.version:
                 self.version = state["version"]
                 self.follow()
             self.stop_event.wait(1.5)
 
     def follow(self):
-        status, _, panel = self.client.request("GET", f"/live/{self.sid}/panel")
+        started = time.perf_counter()
+        try:
+            status, _, panel = self.client.request("GET", f"/live/{self.sid}/panel")
+        except Exception:  # noqa: BLE001
+            status, panel = 0, ""
+        self.record("panel", started, status == 200)
         match, page = VERSION_RE.search(panel), PAGE_RE.search(panel)
         if status != 200 or not match or not page or 'class="answer-form live-answer"' not in panel:
             return
@@ -115,14 +155,38 @@ class Participant(threading.Thread):
             status = 0
         self.record("answer", started, status == 200, done_at=time.time())
 
-    def record(self, kind, started, ok, done_at=None):
+    def record(self, kind, started, ok, done_at=None, at=None):
         elapsed = (time.perf_counter() - started) * 1000
         with self.stats["lock"]:
             self.stats[kind].append(elapsed)
+            if at is not None:
+                self.stats["state_at"].append((at, elapsed))
             if not ok:
                 self.stats["errors"][kind] += 1
             if done_at is not None and ok:
                 self.stats["answer_times"].append(done_at)
+
+
+KEPT = ("state", "panel", "answer", "answer_times", "state_at")
+
+
+def crowd(port, sid, pages, numbers, ready, stop_event, out: str) -> None:
+    """One load-generating process: participants ``numbers`` as threads; their figures go to ``out``."""
+    stats = {"lock": threading.Lock(), **{k: [] for k in KEPT}, "errors": {"state": 0, "panel": 0, "answer": 0},
+             "not_modified": 0}
+    local_stop = threading.Event()
+    people = [Participant(n, port, sid, pages, stats, local_stop) for n in numbers]
+    for p in people:
+        p.start()
+    for p in people:
+        p.ready.wait(timeout=300)
+    ready.put(len(people))
+    stop_event.wait()
+    local_stop.set()
+    for p in people:
+        p.join(timeout=30)
+    with stats["lock"]:
+        Path(out).write_text(json.dumps({k: v for k, v in stats.items() if k != "lock"}))
 
 
 def conduct(port, sid, pages, questions, participants, stats):
@@ -132,6 +196,7 @@ def conduct(port, sid, pages, questions, participants, stats):
     for index in question_pages[:questions]:
         for action, extra in (("goto", {"page": index}), ("open", {})):
             fac.request("POST", f"/facilitate/live/{sid}/action", {"action": action, **extra})
+            stats["actions"].append(time.time())
         opened, seen = time.time(), 0
         while time.time() - opened < 15:
             polled = time.time()
@@ -146,6 +211,7 @@ def conduct(port, sid, pages, questions, participants, stats):
         stats["answered_base"] += seen
         for action in ("close", "reveal"):
             fac.request("POST", f"/facilitate/live/{sid}/action", {"action": action})
+            stats["actions"].append(time.time())
         time.sleep(2)
 
 
@@ -180,6 +246,7 @@ def main():
     parser.add_argument("--participants", type=int, default=300)
     parser.add_argument("--questions", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=4, help="load-generating processes (1: all in one)")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     env = server_env(Path(tempfile.mkdtemp(prefix="trainer-live-")), args.database_url)
@@ -192,35 +259,72 @@ def main():
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     sid, pages = prepare(env, args.participants)
     port = free_port()
-    server = start_gunicorn(env, port, workers=args.workers)
-    stats = {"lock": threading.Lock(), "state": [], "answer": [], "answer_times": [], "polls": [],
-             "answered_base": 0, "errors": {"state": 0, "answer": 0}, "not_modified": 0}
-    stop_event = threading.Event()
+    access_log = Path(env["TRAINER_INSTANCE_PATH"]) / "access.log"
+    server = start_gunicorn(env, port, workers=args.workers, access_log=access_log)
+    stats = {"lock": threading.Lock(), **{k: [] for k in KEPT}, "polls": [], "answered_base": 0,
+             "errors": {"state": 0, "panel": 0, "answer": 0}, "not_modified": 0, "actions": []}
+    spawn = multiprocessing.get_context("spawn")
+    stop_event, ready = spawn.Event(), spawn.Queue()
+    folder = Path(env["TRAINER_INSTANCE_PATH"])
+    probe_out = str(folder / "probe.json")
+    prober = spawn.Process(target=probe, args=(port, sid, f"live{args.participants:04d}", probe_out, stop_event, 0.25))
+    crowds = [spawn.Process(target=crowd, args=(port, sid, pages, list(range(k, args.participants, args.processes)),
+                                                ready, stop_event, str(folder / f"crowd{k}.json")))
+              for k in range(args.processes)]
     try:
-        people = [Participant(n, port, sid, pages, stats, stop_event) for n in range(args.participants)]
-        for p in people:
-            p.start()
-        for p in people:
-            p.ready.wait(timeout=300)
+        prober.start()
+        for c in crowds:
+            c.start()
+        joined = 0
+        while joined < args.participants:
+            joined += ready.get(timeout=600)
         began = time.time()
         conduct(port, sid, pages, args.questions, args.participants, stats)
         duration = time.time() - began
         stop_event.set()
-        for p in people:
-            p.join(timeout=30)
+        for process in (prober, *crowds):
+            process.join(timeout=60)
     finally:
+        stop_event.set()
         stop(server)
+    for k in range(args.processes):
+        found = json.loads((folder / f"crowd{k}.json").read_text())
+        for key in KEPT:
+            stats[key] += found[key]
+        stats["not_modified"] += found["not_modified"]
+        for key, n in found["errors"].items():
+            stats["errors"][key] += n
     expected = args.participants * args.questions
     stored = count_answers(env)
+    live_part = [(at, ms) for at, ms in stats["state_at"] if at >= began]
+    burst = [ms for at, ms in live_part if any(0 <= at - a <= 2 for a in stats["actions"])]
+    quiet = [ms for at, ms in live_part if not any(0 <= at - a <= 2 for a in stats["actions"])]
+    server = server_times(access_log, {"state": re.compile(r"GET /live/\d+/state"), "panel": re.compile(r"GET /live/\d+/panel"),
+                                       "answer": re.compile(r"POST /live/\d+/answer")})
+    probed = json.loads(Path(probe_out).read_text()) if Path(probe_out).exists() else []
+    probe_state = [(at, ms) for kind, at, ms, _ in probed if kind == "state" and at >= began]
+    rounded = lambda values: {k: round(v, 1) for k, v in percentiles(values).items()}  # noqa: E731
     print(json.dumps({
         "database": "postgresql" if args.database_url else "sqlite (WAL)",
         "gunicorn": f"{args.workers} workers x gthread", "participants": args.participants,
+        "load_generator": f"{args.processes} processes",
         "questions": args.questions, "duration_s": round(duration, 1),
         "answers_expected": expected, "answers_acknowledged": len(stats["answer_times"]),
         "answers_in_database": stored, "lost": expected - stored,
         "errors": stats["errors"], "state_requests": len(stats["state"]), "state_304": stats["not_modified"],
         "answer_ms": {k: round(v, 1) for k, v in percentiles(stats["answer"]).items()},
-        "state_ms": {k: round(v, 1) for k, v in percentiles(stats["state"]).items()},
+        "state_ms": rounded([ms for _, ms in live_part]),
+        "state_ms_within_2s_of_an_action": rounded(burst),
+        "state_ms_otherwise": rounded(quiet),
+        "state_ms_while_others_sign_in": rounded([ms for at, ms in stats["state_at"] if at < began]),
+        "panel_ms": rounded(stats["panel"]),
+        "probe_state_ms": rounded([ms for _, ms in probe_state]),
+        "probe_state_ms_within_2s_of_an_action": rounded(
+            [ms for at, ms in probe_state if any(0 <= at - a <= 2 for a in stats["actions"])]),
+        "probe_panel_ms": rounded([ms for kind, at, ms, _ in probed if kind == "panel" and at >= began]),
+        "probe_errors": sum(1 for *_, status in probed if status not in (200, 304)),
+        "server_ms": {kind: rounded(values) for kind, values in server.items()},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "distribution_staleness_ms": {k: round(v, 1) for k, v in percentiles(staleness(stats["answer_times"], stats["polls"])).items()},
     }, ensure_ascii=False, indent=2))
 
