@@ -7,11 +7,13 @@ Generates (bulk inserts) a prefecture with 40 municipalities (one of them large,
 few with an office), 10,000 trainees who each worked on 10 modules (100,000 attempts, 70 % of them
 completed) and 300,000 answers, then times through a running gunicorn worker (1 process, so its
 memory can be read): the reviewer home, the drill-down of the largest municipality, the mastery
-aggregate, and the completion-records CSV export for the large municipality (10,000 rows) and for
-the whole prefecture (100,000 rows). For the exports it reports the time to the last byte and the
-worker's peak resident memory during the download (VmHWM, reset before each request through
-/proc/<pid>/clear_refs), next to its resident memory before it: flat memory means the peak does not
-grow with the number of rows.
+aggregate, and the completion-records CSV export (with --xlsx also the XLSX) for the large
+municipality (10,000 rows) and for the whole prefecture (100,000 rows); --only-exports times the
+exports alone (no pages, no trainees answering). For the exports it reports the time to the first
+and the last byte, the worker's peak resident memory during the download (VmHWM, reset before each
+request through /proc/<pid>/clear_refs) next to its resident memory before it — flat memory means
+the peak does not grow with the number of rows — and the 1-minute load average after it (a loaded
+machine is slower: the load says how far the times can be trusted).
 """
 from __future__ import annotations
 
@@ -183,9 +185,16 @@ def _copy(db, table: str, rows: list[dict]) -> None:
         raw.close()
 
 
-def worker_pid(master: int) -> int:
-    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
-    return int(children[0])
+def worker_pid(master: int, timeout: float = 30) -> int:
+    """The one worker of a gunicorn master, once it is forked (the master listens before its worker
+    boots; a pid read too early is missing, or the master's own)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+        if len(children) == 1 and Path(f"/proc/{children[0]}/status").exists():
+            return int(children[0])
+        time.sleep(0.1)
+    raise RuntimeError(f"no single worker under gunicorn {master}")
 
 
 def memory(pid: int) -> dict[str, int]:
@@ -232,7 +241,7 @@ def time_export(client: Client, path: str, pid: int) -> dict:
     rows = max(0, lines - 1) if ".csv" in path else None  # an XLSX is a ZIP: no lines to count
     return {"status": response.status, "rows": rows, "mb": round(size / 1e6, 1),
             "seconds": round(elapsed, 2), "first_byte_s": round((first or time.perf_counter()) - started, 2),
-            "rss_before_mb": before, "peak_rss_mb": after["VmHWM"]}
+            "rss_before_mb": before, "peak_rss_mb": after["VmHWM"], "load_1min": round(os.getloadavg()[0], 2)}
 
 
 # --- /review/mastery while trainees answer -----------------------------------------------------
@@ -326,7 +335,8 @@ def main() -> None:
     parser.add_argument("--trainees", type=int, default=10_000)
     parser.add_argument("--answers", type=int, default=300_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--xlsx", action="store_true", help="also time the 100,000-row XLSX export")
+    parser.add_argument("--xlsx", action="store_true", help="also time the XLSX exports (1 municipality and whole prefecture)")
+    parser.add_argument("--only-exports", action="store_true", help="time the exports only (no pages, no load)")
     parser.add_argument("--load-trainees", type=int, default=300, help="trainees answering while /review/mastery is timed (0: skip)")
     parser.add_argument("--load-seconds", type=float, default=40)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a fresh SQLite file)")
@@ -348,14 +358,17 @@ def main() -> None:
     port = free_port()
     server = start_gunicorn(env, port, workers=1, threads=2)
     try:
-        pid = worker_pid(server.pid)
         client = Client(port)
-        client.login("bench-reviewer", PASSWORD)
+        client.login("bench-reviewer", PASSWORD)  # answered by the worker: it has booted
+        pid = worker_pid(server.pid)
         big = data["big_unit"]
         report = {
             "database": "postgresql" if args.database_url else "sqlite (WAL)",
             "data": {**data["counts"], "generated_in_s": round(generated, 1)},
-            "pages": {
+            "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        }
+        if not args.only_exports:
+            report["pages"] = {
                 "home /review/": time_page(client, "/review/", args.runs),
                 "drill-down (1,000 trainees, first 100 listed)": time_page(client, f"/review/municipalities/{big}", args.runs),
                 "mastery aggregate /review/mastery": time_page(client, "/review/mastery", args.runs),
@@ -367,17 +380,18 @@ def main() -> None:
                 "mastery with a period": time_page(
                     client, [f"/review/mastery?since=2024-{m:02d}-01&until=2025-{m:02d}-28" for m in range(4, 4 + args.runs + 1)],
                     args.runs),
-            },
-            "exports": {
-                "records.csv, 1 municipality": time_export(client, f"/review/exports/records.csv?municipality={big}", pid),
-                "records.csv, whole prefecture": time_export(client, "/review/exports/records.csv", pid),
-            },
+            }
+        report["exports"] = exports = {
+            "records.csv, 1 municipality": time_export(client, f"/review/exports/records.csv?municipality={big}", pid),
+            "records.csv, whole prefecture": time_export(client, "/review/exports/records.csv", pid),
         }
         if args.xlsx:
-            report["exports"]["records.xlsx, whole prefecture"] = time_export(client, "/review/exports/records.xlsx", pid)
+            exports["records.xlsx, 1 municipality"] = time_export(client, f"/review/exports/records.xlsx?municipality={big}", pid)
+            exports["records.xlsx, whole prefecture"] = time_export(client, "/review/exports/records.xlsx", pid)
+        report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         stop(server)
-    if args.load_trainees:
+    if args.load_trainees and not args.only_exports:
         report["mastery while trainees answer"] = mastery_under_load(
             env, data["trainees"][:args.load_trainees], args.load_seconds, (1.0, 4.0))
     print(json.dumps(report, ensure_ascii=False, indent=2))
