@@ -25,6 +25,11 @@ Actions (``--action``, repeatable; default ``swap``):
   answered with the feedback page (200). This is the "action" of answer_submit.py.
 - ``post``   — the same POST without the header: the answer alone, up to its 302.
 - ``player`` — ``GET`` of the question page before answering.
+- ``refresh`` — the reviewers' mastery summary rebuilt for the answers just stored (the refresher
+  thread's work, mastery_refresh.refresh_once, which gunicorn's CPU figure includes), per answer.
+
+Trainees answer the module's first three questions in turn (a self-rating and two single choices),
+as answer_submit.py's three slots do.
 
 Every request is checked (status and, for swap, ``id="feedback"``). Random choices are seeded and
 ``PYTHONHASHSEED`` is fixed, so two runs of the same code agree to well under 1 %.
@@ -50,6 +55,8 @@ from common import ROOT, answer_form, server_env  # noqa: E402
 
 PASSWORD = "bench-password-1"
 MODULE = "m-values"
+#: trainees answer the module's first questions in turn (answer_submit.py's three slots: q1 self-rating, q2, q3 single)
+QUESTIONS = 3
 PAGE_RE = re.compile(r"/learn/attempts/(\d+)/pages/(\d+)")
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -57,7 +64,10 @@ CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 # --- step 1: prepare (native) -----------------------------------------------------------------
 
 def prepare(env: dict, trainees: int, out: Path) -> None:
-    """Instance, users, signed-in sessions at the first question page; written to ``out`` as JSON."""
+    """Instance, users, signed-in sessions each at a question page; written to ``out`` as JSON.
+
+    Trainee ``i`` waits at question ``i % QUESTIONS + 1`` of the module (its earlier questions answered
+    and passed with 次へ), as answer_submit.py's slots answer the first QUESTIONS questions in turn."""
     subprocess.run([sys.executable, "-m", "trainer.cli", "setup"], env=env, check=True, capture_output=True)
     script = f"""
 import json, random, re, sys
@@ -76,13 +86,15 @@ with app.app_context():
                              password={PASSWORD!r}, roles=[Role.TRAINEE])
     db.session.commit()
     module = db.session.get(Module, {MODULE!r})
-    pages = [p for p in player.pages(module)]
-    first = next(p for p in pages if p.question is not None)
-    version = first.question.current_version
-    page = {{"index": first.index, "version": version.id, "type": version.type, "data": version.data}}
+    pages = []
+    for p in player.pages(module):
+        v = p.question.current_version if p.question else None
+        pages.append(None if v is None else {{"index": p.index, "version": v.id, "type": v.type, "data": v.data}})
+questions = [p for p in pages if p][:{QUESTIONS}]
 csrf_re = re.compile(r'name="csrf-token" content="([^"]+)"')
 rows = []
 for i in range({trainees}):
+    target = questions[i % len(questions)]
     client = app.test_client()
     csrf = csrf_re.search(client.get("/auth/login").get_data(as_text=True)).group(1)
     r = client.post("/auth/login", data={{"login_id": f"count{{i:04d}}", "password": {PASSWORD!r}, "csrf_token": csrf}})
@@ -90,12 +102,16 @@ for i in range({trainees}):
     csrf = csrf_re.search(client.get("/learn/").get_data(as_text=True)).group(1)
     started = client.post("/learn/modules/{MODULE}/start", data={{"csrf_token": csrf}})
     attempt_id = int(re.search(r"/learn/attempts/(\\d+)/pages/(\\d+)", started.headers["Location"]).group(1))
-    for n in range(page["index"]):
+    for n in range(target["index"]):
+        if pages[n]:
+            answered = client.post(f"/learn/attempts/{{attempt_id}}/pages/{{n}}/answer", data={{
+                "csrf_token": csrf, "token": f"prep{{i}}-{{n}}", "version": pages[n]["version"], **answer_form(pages[n])}})
+            assert answered.status_code == 302, answered.status_code
         assert client.post(f"/learn/attempts/{{attempt_id}}/pages/{{n}}/next", data={{"csrf_token": csrf}}).status_code == 302
     cookie = client.get_cookie("session")
-    rows.append({{"cookie": cookie.value, "csrf": csrf, "attempt": attempt_id, "index": page["index"],
-                 "form": {{"csrf_token": csrf, "token": f"count{{i}}", "version": page["version"], **answer_form(page)}}}})
-print(json.dumps({{"page": page, "rows": rows}}))
+    rows.append({{"cookie": cookie.value, "csrf": csrf, "attempt": attempt_id, "index": target["index"],
+                 "form": {{"csrf_token": csrf, "token": f"count{{i}}", "version": target["version"], **answer_form(target)}}}})
+print(json.dumps({{"questions": [(q["index"], q["type"]) for q in questions], "rows": rows}}))
 """
     result = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True)
     out.write_text(result.stdout)
@@ -146,6 +162,9 @@ def inner(prepared: Path, actions: list[str], warm: int, rounds: int, timed: boo
         return statuses["status"], payload
 
     expected = {"swap": "200", "post": "302", "player": "200"}
+    if actions == ["refresh"]:
+        refresh_after_answers(app, rows, run, timed)
+        return
     cpu: dict[str, list[float]] = {a: [] for a in actions}
     order = []  # per trainee: the page first (if asked), then the answer
     for row in rows:
@@ -177,6 +196,26 @@ def inner(prepared: Path, actions: list[str], warm: int, rounds: int, timed: boo
             print(json.dumps({"action": action, "rounds": len(values), "cpu_ms_median": round(values[len(values) // 2], 3)}))
 
 
+def refresh_after_answers(app, rows: list[dict], run, timed: bool) -> None:
+    """The reviewers' summary rebuilt for the answers just stored, as the refresher thread does
+    (mastery_refresh.refresh_once) every MASTERY_REFRESH_SECONDS in each gunicorn worker: its cost
+    belongs to the answers. The marks of the preparation are consumed first (not counted)."""
+    from trainer import mastery_refresh
+
+    mastery_refresh.refresh_once(app)
+    for row in rows:
+        status, payload = run(environ_for(app, row, "swap"))
+        assert status.startswith("200"), status
+    if timed:
+        t0 = time.thread_time()
+        rebuilt = mastery_refresh.refresh_once(app)
+        print(json.dumps({"action": "refresh", "answers": len(rows), "trainees_rebuilt": rebuilt,
+                          "cpu_ms_per_answer": round((time.thread_time() - t0) * 1000 / len(rows), 3)}))
+    else:
+        rebuilt = operator.call(mastery_refresh.refresh_once, app)
+    assert rebuilt > 0, rebuilt  # the trainees with a scored answer (a self-rating marks nothing)
+
+
 # --- driver -----------------------------------------------------------------------------------
 
 def callgrind_total(path: Path) -> int:
@@ -190,7 +229,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="counted requests per action")
     parser.add_argument("--warm", type=int, default=8, help="uncounted requests first (per action)")
-    parser.add_argument("--action", action="append", choices=["swap", "post", "player"])
+    parser.add_argument("--action", action="append", choices=["swap", "post", "player", "refresh"])
     parser.add_argument("--no-valgrind", action="store_true", help="thread CPU time instead of instructions")
     parser.add_argument("--inner", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -226,9 +265,10 @@ def main() -> None:
                         f"--callgrind-out-file={out}", *me, "--action", action],
                        env=env, check=True, stderr=subprocess.DEVNULL)
         total = callgrind_total(out)
-        results[action] = total / args.rounds
-        print(json.dumps({"action": action, "rounds": args.rounds, "instructions_per_request": round(total / args.rounds),
-                          "millions": round(total / args.rounds / 1e6, 2), "seconds": round(time.monotonic() - t0),
+        per = args.rounds if action != "refresh" else args.warm + args.rounds  # refresh: per answer stored
+        results[action] = total / per
+        print(json.dumps({"action": action, "rounds": per, "instructions_per_request": round(total / per),
+                          "millions": round(total / per / 1e6, 2), "seconds": round(time.monotonic() - t0),
                           "callgrind_out": str(out)}))
 
 
