@@ -99,6 +99,7 @@ def register_commands(app: Flask) -> None:
 
     register_operations(app)  # backup, restore, data purge / export-user
     app.cli.add_command(mastery_group)
+    app.cli.add_command(review_group)
     app.cli.add_command(demo_group)
 
 
@@ -299,6 +300,22 @@ def mastery_refresh_command(all_trainees: bool) -> None:
     rebuilt = mastery.refresh_summary(all_trainees=all_trainees)
     db.session.commit()
     click.echo(f"{rebuilt} 人の習熟度の集計を作り直しました（残り {mastery.pending()} 人）。")
+
+
+@click.group(cls=AppGroup, name="review")
+def review_group() -> None:
+    """閲覧者ホームの集計（受講記録から作り直せる派生データ）"""
+
+
+@review_group.command("refresh")
+@click.option("--all", "everyone", is_flag=True, help="印の有無にかかわらず、全員分を作り直す")
+def review_refresh_command(everyone: bool) -> None:
+    """Bring the reviewer home's running totals up to date (services/review_counts.py)."""
+    from trainer.services import review, review_counts
+
+    done = review_counts.refresh(review.catalogue(), rebuild=everyone)
+    db.session.commit()
+    click.echo(f"{done} 人分の閲覧者ホームの集計を更新しました（残り {review_counts.pending()} 人）。")
 
 
 @click.group(cls=AppGroup, name="content")

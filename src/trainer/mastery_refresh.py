@@ -1,4 +1,5 @@
-"""The reviewers' mastery summary is rebuilt beside the requests, never inside a page view.
+"""The reviewers' mastery summary (and the reviewer home's running totals, services/review_counts.py)
+are rebuilt beside the requests, never inside a page view.
 
 Each answer marks its trainee dirty in its own transaction (services/mastery.mark_dirty). A daemon
 thread per process calls services/mastery.refresh_summary every MASTERY_REFRESH_SECONDS (default
@@ -58,14 +59,22 @@ def refresh_once(app: Flask) -> int:
     from trainer.extensions import db
     from trainer.services import mastery
 
+    from trainer.services import review, review_counts
+
     with app.app_context():
+        rebuilt = 0
         try:
             rebuilt = mastery.refresh_summary(limit=app.config["MASTERY_REFRESH_BATCH"])
             db.session.commit()
-            return rebuilt
         except Exception:  # noqa: BLE001 - a background thread must survive a database hiccup
             db.session.rollback()
             log.warning("mastery summary refresh failed; it is retried on the next round", exc_info=True)
-            return 0
+        try:  # the reviewer home's running totals (services/review_counts.py), in their own transaction
+            review_counts.refresh(review.catalogue(), limit=app.config["MASTERY_REFRESH_BATCH"])
+            db.session.commit()
+        except Exception:  # noqa: BLE001
+            db.session.rollback()
+            log.warning("review totals refresh failed; it is retried on the next round", exc_info=True)
         finally:
             db.session.remove()
+        return rebuilt

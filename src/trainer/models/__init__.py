@@ -9,6 +9,7 @@ from trainer.models.content import (
 )
 from trainer.models.progress import Answer, Attempt, Certificate, MasteryDirty, MasteryMonth, Opinion, PointMastery
 from trainer.models.org import Organization, OrgKind, Programme
+from trainer.models.review import ReviewCount, ReviewDirty, ReviewPerson, ReviewState
 from trainer.models.roster import RosterImport, RosterJob
 from trainer.models.security import LoginThrottle, UserSession
 from trainer.models.user import Role, User, UserRole
@@ -20,4 +21,4 @@ __all__ = [
     "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryDirty", "MasteryMonth", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
     "Question", "QuestionPoint", "RosterImport", "RosterJob", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
     "LiveSession", "LoginThrottle", "UserSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]
-__all__ += ["RosterJob"]
+__all__ += ["RosterJob", "ReviewCount", "ReviewDirty", "ReviewPerson", "ReviewState"]

@@ -17,7 +17,7 @@ from sqlalchemy.sql import Select
 
 from trainer.extensions import db
 from trainer.models import Attempt, Module, Organization, User
-from trainer.services import completion
+from trainer.services import completion, review_counts
 from trainer.services.review import (
     JST, PROGRAMME_CHOICES, UNSET, Catalogue, CourseInfo, Filters, Scope, in_window, module_marks, module_records,
     trainees,
@@ -111,9 +111,59 @@ def trainee_totals(people, modules, courses: list[CourseInfo], start, end) -> Se
             .group_by(Attempt.user_id))
 
 
+def _selection(filters: Filters, cat: Catalogue) -> str:
+    course = cat.course(filters.course_id)
+    return course.id if course is not None else review_counts.ALL
+
+
+def _wanted(filters: Filters, cat: Catalogue, courses: list[CourseInfo], module_ids: list[str]) -> dict[str, list[str]]:
+    sel = _selection(filters, cat)
+    return {"reg": [""], "start": [sel], "last": [sel], "done": [c.id for c in courses],
+            "ms": list(module_ids), "mf": list(module_ids), "mp": list(module_ids)}
+
+
+def _figures_from(counted: review_counts.Counted, filters: Filters, cat: Catalogue, courses: list[CourseInfo],
+                  module_ids: list[str], org_ids: list[int]) -> dict[int, Figures]:
+    sel = _selection(filters, cat)
+    out: dict[int, Figures] = defaultdict(Figures)
+    for org_id in org_ids:
+        counts, last = counted.counts.get(org_id, {}), counted.lasts.get(org_id, {}).get(sel)
+        if not counts and last is None:
+            continue
+        figures = out[org_id]
+        figures.registered = counts.get(("reg", ""), 0)
+        if module_ids:
+            figures.started, figures.last_activity = counts.get(("start", sel), 0), last
+            figures.completed = {c.id: counts.get(("done", c.id), 0) for c in courses}
+    return out
+
+
+def _module_counts_from(counted: review_counts.Counted, module_ids: list[str],
+                        org_ids: list[int]) -> dict[tuple[int, str], tuple[int, int, int]]:
+    out = {}
+    for org_id in org_ids:
+        counts = counted.counts.get(org_id, {})
+        for module_id in module_ids:
+            figures = tuple(counts.get((kind, module_id), 0) for kind in ("ms", "mf", "mp"))
+            if any(figures):
+                out[(org_id, module_id)] = figures
+    return out
+
+
 def org_figures(scope: Scope, filters: Filters, cat: Catalogue, courses: list[CourseInfo], module_ids: list[str],
                 org_ids: list[int] | None = None) -> dict[int, Figures]:
-    """Figures per organization (registered, started, completed per course, last activity)."""
+    """Figures per organization (registered, started, completed per course, last activity): from the
+    running totals (services/review_counts.py) when they are built, else directly."""
+    ids = scope.org_ids(filters) if org_ids is None else [i for i in org_ids if i in scope.orgs]
+    counted = review_counts.counted(ids, filters, cat, _wanted(filters, cat, courses, module_ids))
+    if counted is not None:
+        return _figures_from(counted, filters, cat, courses, module_ids, ids)
+    return direct_org_figures(scope, filters, cat, courses, module_ids, org_ids)
+
+
+def direct_org_figures(scope: Scope, filters: Filters, cat: Catalogue, courses: list[CourseInfo],
+                       module_ids: list[str], org_ids: list[int] | None = None) -> dict[int, Figures]:
+    """org_figures from the attempts themselves (one pass over the selected trainees' attempts)."""
     start, end = filters.window()
     people = trainees(scope, filters, org_ids).subquery("people")
     out: dict[int, Figures] = defaultdict(Figures)
@@ -142,7 +192,19 @@ def module_counts(scope: Scope, filters: Filters, cat: Catalogue, module_ids: li
                   org_ids: list[int] | None = None) -> dict[tuple[int, str], tuple[int, int, int]]:
     """(org_id, module_id) -> trainees whose first start, first finish and first pass fell in the
     period, each over ALL their attempts at the module (an abandoned attempt, a retake or a live
-    restart changes nothing: services/completion)."""
+    restart changes nothing: services/completion). From the running totals when they are built."""
+    if not module_ids:
+        return {}
+    ids = scope.org_ids(filters) if org_ids is None else [i for i in org_ids if i in scope.orgs]
+    counted = review_counts.counted(ids, filters, cat, {"ms": module_ids, "mf": module_ids, "mp": module_ids})
+    if counted is not None:
+        return _module_counts_from(counted, module_ids, ids)
+    return direct_module_counts(scope, filters, cat, module_ids, org_ids)
+
+
+def direct_module_counts(scope: Scope, filters: Filters, cat: Catalogue, module_ids: list[str],
+                         org_ids: list[int] | None = None) -> dict[tuple[int, str], tuple[int, int, int]]:
+    """module_counts from the attempts themselves."""
     if not module_ids:
         return {}
     start, end = filters.window()
@@ -169,7 +231,13 @@ def overview(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int | None
     org_ids = scope.org_ids(filters)
     if unit_id is not None:
         org_ids = [i for i in org_ids if scope.unit_of[i] == unit_id]
-    by_org = org_figures(scope, filters, cat, courses, module_ids, org_ids)
+    counted = review_counts.counted(org_ids, filters, cat, _wanted(filters, cat, courses, module_ids))
+    if counted is not None:
+        by_org = _figures_from(counted, filters, cat, courses, module_ids, org_ids)
+        counts = _module_counts_from(counted, module_ids, org_ids)
+    else:
+        by_org = direct_org_figures(scope, filters, cat, courses, module_ids, org_ids)
+        counts = direct_module_counts(scope, filters, cat, module_ids, org_ids)
     targets = scope.members(unit_id) if unit_id is not None else scope.selected_units(filters)
     rows = {o.id: Row(o, Figures(completed=dict.fromkeys((c.id for c in courses), 0))) for o in targets}
     for org_id, figures in by_org.items():
@@ -177,7 +245,6 @@ def overview(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int | None
         if key in rows:
             rows[key].figures.add(figures)
     ordered = sort_rows(list(rows.values()), filters)
-    counts = module_counts(scope, filters, cat, module_ids, org_ids)
     marks = module_marks(cat)
     module_rows = {m.id: ModuleRow(m, cat.courses_of(m.id), marks.get(m.id)) for m in modules}
     for (_, module_id), figures in counts.items():
