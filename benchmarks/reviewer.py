@@ -50,7 +50,7 @@ def generate(trainees: int, answers: int) -> dict:
     from trainer import create_app
     from trainer.extensions import db
     from trainer.models import Answer, Attempt, Course, Module, Organization, Question, QuestionVersion, Role, User, UserRole
-    from trainer.services import accounts, mastery, orgs
+    from trainer.services import accounts, mastery, orgs, review, review_counts
 
     rng = random.Random(6)
     app = create_app()
@@ -143,11 +143,18 @@ def generate(trainees: int, answers: int) -> dict:
         db.session.execute(text("ANALYZE"))
         db.session.commit()
         summary_s = time.perf_counter() - began
+        began = time.perf_counter()  # the reviewer home's running totals (services/review_counts.py)
+        review_counts.refresh(review.catalogue(), rebuild=True)
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        totals_s = time.perf_counter() - began
         counts = {"trainees": db.session.scalar(select(func.count()).select_from(UserRole).where(UserRole.role == str(Role.TRAINEE))),
                   "municipalities": len(units), "offices": len(offices),
                   **{name: db.session.scalar(select(func.count()).select_from(model))
                      for name, model in (("attempts", Attempt), ("answers", Answer))}}
         counts["summaries_built_in_s"] = round(summary_s, 1)
+        counts["review_totals_built_in_s"] = round(totals_s, 1)
         return {"big_unit": units[0].id, "counts": counts, "attempts": attempt_id - first_attempt,
                 "trainees": [f"bench{uid:06d}" for uid in range(first_user, first_user + 300)]}
 

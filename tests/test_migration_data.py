@@ -110,7 +110,7 @@ def _insert_order(tables) -> list:
     return ordered
 
 
-#: Tables that triggers write into when other tables change (0015: the trainees marked for the
+#: Tables that triggers write into when other tables change (0014: the trainees marked for the
 #: reviewer home's running totals).
 MARKED_BY_TRIGGERS = {"review_dirty"}
 

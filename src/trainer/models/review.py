@@ -2,7 +2,7 @@
 figure, how many counted trainees it counts, kept beside the attempts so the home never reads them all.
 
 ``review_dirty`` holds the trainees whose figures changed since the last refresh; database triggers
-(migration 0015) mark them in the same transaction as the change, whatever code path writes the
+(migration 0014) mark them in the same transaction as the change, whatever code path writes the
 attempts, accounts or roles. ``review_people`` holds what each trainee contributes to the totals
 (so a refresh can take the old contribution away); ``review_counts`` the totals themselves;
 ``review_state`` the catalogue they were built for and a version that every refresh increments.

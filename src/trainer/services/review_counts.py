@@ -21,7 +21,7 @@ precedes its trainee's registration day in practice, so "in the period" already 
 counted exactly from ``review_people`` on every page.
 
 Exact at every moment: triggers mark a trainee in ``review_dirty`` in the same transaction as any
-change to their attempts, account or roles (migration 0015). The refresh (mastery_refresh's thread,
+change to their attempts, account or roles (migration 0014). The refresh (mastery_refresh's thread,
 never a page view) moves the marked trainees' contributions; a page takes the totals, removes the
 stored contribution of every trainee still marked and adds their contribution computed from the
 attempts now. Until the totals are built for the current catalogue (``review_state.fingerprint``:

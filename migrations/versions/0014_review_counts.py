@@ -2,7 +2,7 @@
 whose figures changed since the last refresh (marked by triggers on attempts, users and user_roles),
 each trainee's contribution, and the state of the totals
 
-Revision ID: 0015_review_counts
+Revision ID: 0014_review_counts
 Revises: 0013_revision_loop
 Create Date: 2026-12-06
 
@@ -20,7 +20,7 @@ import trainer.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0015_review_counts'
+revision = '0014_review_counts'
 down_revision = '0013_revision_loop'
 branch_labels = None
 depends_on = None
