@@ -193,27 +193,42 @@ def refresh(cat: Catalogue, *, limit: int | None = None, rebuild: bool = False) 
 
 
 def _rebuild_all(cat: Catalogue) -> int:
+    """Everyone's contribution and all totals again, a batch of organizations at a time (memory
+    bounded by the batch, not by the number of trainees)."""
     db.session.execute(delete(ReviewPerson))
     db.session.execute(delete(ReviewCount))
-    ids = list(db.session.scalars(select(User.id).where(counted_trainee()).order_by(User.id)))
-    totals: dict[tuple, list] = {}
-    for start in range(0, len(ids), 10 * CHUNK):
-        found = people(ids[start:start + 10 * CHUNK], cat)
+    per_org = db.session.execute(select(User.organization_id, func.count()).where(counted_trainee())
+                                 .group_by(User.organization_id).order_by(User.organization_id)).all()
+    batches, batch, size = [], [], 0
+    for org, n in per_org:
+        batch.append(org)
+        size += n
+        if size >= 10 * CHUNK:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    done = 0
+    for orgs in batches:
+        ids = list(db.session.scalars(select(User.id).where(User.organization_id.in_(orgs), counted_trainee())
+                                      .order_by(User.id)))
+        found = people(ids, cat)
+        found = {uid: p for uid, p in found.items() if p.org_id in orgs}  # moved meanwhile: the next refresh
+        done += len(found)
         rows = [p.row(uid) for uid, p in found.items()]
-        if rows:
-            db.session.execute(insert(ReviewPerson), rows)
+        for start in range(0, len(rows), 5000):
+            db.session.execute(insert(ReviewPerson), rows[start:start + 5000])
+        totals: dict[tuple, list] = {}
         for person in found.values():
             if not person.odd:
                 _add(totals, person, +1)
-    groups: dict[tuple, dict[date, list]] = defaultdict(dict)
-    for (org, kind, key, day), cell in totals.items():
-        groups[(org, kind, key)][day] = cell
-    rows = []
-    for (org, kind, key), days in groups.items():
-        rows.extend(_group_rows(org, kind, key, days))
-    for start in range(0, len(rows), 20000):
-        db.session.execute(insert(ReviewCount), rows[start:start + 20000])
-    return len(ids)
+        groups: dict[tuple, dict[date, list]] = defaultdict(dict)
+        for (org, kind, key, day), cell in totals.items():
+            groups[(org, kind, key)][day] = cell
+        rows = [row for (org, kind, key), days in groups.items() for row in _group_rows(org, kind, key, days)]
+        for start in range(0, len(rows), 20000):
+            db.session.execute(insert(ReviewCount), rows[start:start + 20000])
+    return done
 
 
 def _add(totals: dict, person: Person, sign: int) -> None:
