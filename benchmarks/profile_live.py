@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", default=None, help="cProfile one kind: state, state 304, panel, panel 304, answer, ...")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     args = parser.parse_args()
     app, sid, logins = build_app(args.participants)
     from sqlalchemy import event
@@ -168,7 +169,7 @@ def main() -> None:
               f"  statements {min(n)}-{max(n)}")
     if args.profile:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(args.sort).print_stats(args.top)
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
 
 

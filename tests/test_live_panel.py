@@ -169,3 +169,37 @@ def test_access_rules_hold_without_the_user_loader(app, people, make_user):  # n
     assert participants[1].get(f"/live/{sid}/state").status_code == 404
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
+
+
+def test_a_state_for_a_new_version_carries_the_panel(app, people, make_user):  # noqa: F811
+    facilitator, participants, _, sid = _live(app, people)
+    index, data = _single(app)
+    phone, other = participants[0], participants[1]
+    phone.get(f"/live/{sid}")  # joined
+    first = phone.get(f"/live/{sid}/state?panel=1")
+    assert first.status_code == 200 and 'class="live-panel"' in first.get_json()["panel"]
+    assert phone.get(f"/live/{sid}/state?panel=1", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    _act(facilitator, sid, "goto", page=index)
+    _act(facilitator, sid, "open")
+    participants[2].get(f"/live/{sid}/panel")  # this version's panel is rendered once, for the first who asks
+    with counting(app) as seen:
+        moved = phone.get(f"/live/{sid}/state?panel=1", headers={"If-None-Match": first.headers["ETag"]})
+    assert len(seen) == 2, seen  # the version, then the seat
+    state = moved.get_json()
+    assert moved.status_code == 200 and state["version"] > first.get_json()["version"]
+    assert "回答する" in state["panel"] and f'data-version="{state["version"]}"' in state["panel"] and "\x00" not in state["panel"]
+    with counting(app) as seen:
+        assert phone.get(f"/live/{sid}/state?panel=1", headers={"If-None-Match": moved.headers["ETag"]}).status_code == 304
+    assert len(seen) == 1
+    form = {"csrf_token": CSRF_RE.search(state["panel"]).group(1), "token": TOKEN_RE.search(state["panel"]).group(1),
+            **_answer_form("single", data)}
+    assert "回答を送りました" in _text(phone.post(f"/live/{sid}/answer", data=form))
+    # the tag names the browser: someone else (not joined yet) sending it gets the state, without a panel
+    other_state = other.get(f"/live/{sid}/state?panel=1", headers={"If-None-Match": moved.headers["ETag"]})
+    assert other_state.status_code == 200 and "panel" not in other_state.get_json()
+    assert "panel" not in phone.get(f"/live/{sid}/state").get_json()  # without ?panel=1: the version alone
+    make_user(Role.TRAINEE, login_id="outsider")
+    assert _client(app, "outsider").get(f"/live/{sid}/state?panel=1").status_code == 404
+    _act(facilitator, sid, "end")
+    ended = phone.get(f"/live/{sid}/state?panel=1").get_json()
+    assert ended["ended"] is True and "panel" not in ended

@@ -108,10 +108,17 @@ def etag(seat: live.Seat) -> str:
     the question on screen, and their browser's CSRF secret (the panel carries a token made from it:
     after a sign-in on the same browser, the cached panel of the one before is never revalidated)."""
     session, answer = seat.session, own_answer(seat)
-    generate_csrf()  # makes the secret if the browser has none yet
-    secret = str(cookie_session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), ""))
-    return (f"p{session.id}-{session.started_at.timestamp():.0f}-{session.version}-{answer.id if answer else 0}"
-            f"-{hashlib.sha256(secret.encode()).hexdigest()[:16]}")
+    return f"p{session.id}-{session.started_at.timestamp():.0f}-{session.version}-{answer.id if answer else 0}-{browser()}"
+
+
+def browser() -> str:
+    """A short hash of the browser's CSRF secret (made if it has none yet): in the ETag of anything
+    that carries a token made from it."""
+    name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if not cookie_session.get(name):
+        generate_csrf()
+    secret = str(cookie_session.get(name, ""))
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def _variant(seat: live.Seat, answer: Answer | None) -> tuple | None:

@@ -74,18 +74,31 @@ def view(session_id: int):
 @bp.get("/<int:session_id>/state")
 def state(session_id: int):
     """The cheap poll: {version, ended}. One query, which is also the access check: only a
-    participant of the session's workshop gets an answer (a version number, nothing else)."""
+    participant of the session's workshop gets an answer (a version number, nothing else).
+
+    With ``?panel=1`` (live.js) a response for a version the browser does not have yet carries the
+    participant's new panel too (``panel``, when they have joined): one request instead of two right
+    after the facilitator acts, when every phone asks at once. Its ETag then names the browser as
+    well (the panel carries its CSRF token), so a 304 never hands a panel kept for someone else."""
     user_id, token = _session_user_id(), current_token()
     found = live.version_of(session_id, user_id, token) if user_id is not None and token else None
     if found is None:
         abort(404)
-    if not found[1]:  # running: the answer is the version alone, so the version is its ETag
-        tag = f"v{session_id}-{found[0]}"
-        if request.if_none_match.contains_weak(tag):
-            return _revalidated(Response(status=304), tag)
-        return _revalidated(jsonify(version=found[0], ended=False, next=None), tag)
-    moved = live.successor(session_id)  # a restart: follow it without a reload
-    return jsonify(version=found[0], ended=True, next=url_for("live.view", session_id=moved) if moved else None)
+    if found[1]:
+        moved = live.successor(session_id)  # a restart: follow it without a reload
+        return jsonify(version=found[0], ended=True, next=url_for("live.view", session_id=moved) if moved else None)
+    with_panel = request.args.get("panel") == "1"
+    suffix = f"-{panels.browser()}" if with_panel else ""
+    tag = f"v{session_id}-{found[0]}{suffix}"  # running: the answer is the version alone
+    if request.if_none_match.contains_weak(tag):
+        return _revalidated(Response(status=304), tag)
+    body = {"version": found[0], "ended": False, "next": None}
+    seat = live.seat(session_id, user_id, token) if with_panel else None
+    if seat is not None and seat.attempt_id is not None and seat.session.ended_at is None:
+        body["version"] = seat.session.version  # the same row, read a moment later
+        body["panel"] = panels.render(seat, token=uuid.uuid4().hex)
+        tag = f"v{session_id}-{seat.session.version}{suffix}"
+    return _revalidated(jsonify(body), tag)
 
 
 def _revalidated(response: Response, tag: str) -> Response:

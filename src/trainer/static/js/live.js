@@ -4,7 +4,8 @@
   "use strict";
   var root = document.getElementById("live-panel");
   if (!root || !window.fetch) { return; }
-  var stateUrl = root.dataset.stateUrl, panelUrl = root.dataset.panelUrl;
+  // ?panel=1: a state for a new version carries the new panel itself (one request, not two)
+  var stateUrl = root.dataset.stateUrl + "?panel=1", panelUrl = root.dataset.panelUrl;
   var version = root.dataset.version, busy = false, failures = 0;
   var banner = document.getElementById("live-connection");
   var DRAFT = "trainer-live-draft";
@@ -46,7 +47,7 @@
         failures = 0;
         setBanner("");
         if (state.ended && state.next) { keepDraft(); window.location.assign(state.next); return; }
-        if (String(state.version) !== String(version)) { return refresh(); }
+        if (String(state.version) !== String(version)) { return state.panel ? show(state.panel) : refresh(); }
       })
       .catch(function () {
         failures += 1;
