@@ -208,6 +208,9 @@ def register_templates(app: Flask) -> None:
 
     from trainer.main.routes import NAV_LABELS, role_homes
 
+    from trainer import urlcache
+
+    urlcache.register(app)
     app.add_template_filter(jst, "jst")
     app.add_template_filter(format_code, "join_code")
     app.jinja_env.globals.update(
