@@ -94,7 +94,7 @@ class SignedInUser(UserMixin):
 def load(params: dict) -> tuple[SignedInUser, int] | None:
     """The signed-in user and the content release id, in one statement; None when the sign-in is not
     valid (the same conditions as the ORM loader)."""
-    rows = db.session.execute(_SIGNED_IN, params).all()
+    rows = db.session.connection().execute(_SIGNED_IN, params).all()  # Core: no ORM step
     if not rows:
         return None
     roles = tuple((row.role, row.scope_id) for row in rows if row.role is not None)

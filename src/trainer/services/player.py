@@ -108,7 +108,7 @@ _ATTEMPT_WITH_ANSWERS = (
 def attempt_with_answers(attempt_id: int) -> tuple[Any, dict[int, Any]] | None:
     """An attempt and its answers by question, in one statement (the player page's only read besides
     the user), as read-only records; None when there is no such attempt."""
-    rows = db.session.execute(_ATTEMPT_WITH_ANSWERS, {"attempt_id": attempt_id}).all()
+    rows = db.session.connection().execute(_ATTEMPT_WITH_ANSWERS, {"attempt_id": attempt_id}).all()  # Core: no ORM step
     if not rows:
         return None
     first = rows[0]._mapping
