@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     instance = Path(tempfile.mkdtemp(prefix="trainer-bench-review-pages-"))
     env = server_env(instance, args.database_url)
-    env["MASTERY_REFRESH_SECONDS"] = "0"
+    env["TRAINER_MASTERY_REFRESH_SECONDS"] = "0"  # no refresher thread: nothing changes while timed
     if args.build:
         subprocess.run([sys.executable, str(Path(__file__).with_name("reviewer.py")), "--trainees", str(args.trainees),
                         "--answers", str(args.answers), "--runs", "1", "--load-trainees", "0",
