@@ -1,7 +1,7 @@
 """Benchmark: the reviewer pages and exports on a prefecture-sized data set.
 
     .venv/bin/python benchmarks/reviewer.py [--trainees 10000] [--answers 300000] [--runs 5]
-        [--database-url postgresql://postgres@127.0.0.1:5432/bench]
+        [--database-url postgresql://postgres@127.0.0.1:5432/bench [--reuse]] [--no-exports]
 
 Generates (bulk inserts) a prefecture with 40 municipalities (one of them large, 1,000 trainees; a
 few with an office), 10,000 trainees who each worked on 10 modules (100,000 attempts, 70 % of them
@@ -13,7 +13,8 @@ exports alone (no pages, no trainees answering). For the exports it reports the 
 and the last byte, the worker's peak resident memory during the download (VmHWM, reset before each
 request through /proc/<pid>/clear_refs) next to its resident memory before it — flat memory means
 the peak does not grow with the number of rows — and the 1-minute load average after it (a loaded
-machine is slower: the load says how far the times can be trusted).
+machine is slower: the load says how far the times can be trusted). --reuse keeps a PostgreSQL data
+set built by an earlier run (the 10,000-trainee build takes minutes); --no-exports skips the exports.
 """
 from __future__ import annotations
 
@@ -157,6 +158,48 @@ def generate(trainees: int, answers: int) -> dict:
         counts["review_totals_built_in_s"] = round(totals_s, 1)
         return {"big_unit": units[0].id, "counts": counts, "attempts": attempt_id - first_attempt,
                 "trainees": [f"bench{uid:06d}" for uid in range(first_user, first_user + 300)]}
+
+
+def _built(database_url: str) -> bool:
+    """Whether the database already holds a data set of this benchmark (its reviewer account)."""
+    from sqlalchemy import create_engine, text
+
+    from trainer.config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(database_url))
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT to_regclass('public.users')")).scalar() is None:
+                return False
+            return conn.execute(text("SELECT count(*) FROM users WHERE login_id = 'bench-reviewer'")).scalar() > 0
+    finally:
+        engine.dispose()
+
+
+def existing() -> dict:
+    """The ids to visit in a data set built by an earlier run (--reuse), with its summaries brought
+    up to date (answers of an earlier load phase; tables a migration left to be built)."""
+    from sqlalchemy import func, select
+
+    from trainer import create_app
+    from trainer.extensions import db
+    from trainer.models import Answer, Attempt, Organization, Role, User, UserRole
+    from trainer.services import mastery, review, review_counts
+
+    app = create_app()
+    with app.app_context():
+        while mastery.refresh_summary(limit=5000):
+            db.session.commit()
+        db.session.commit()
+        review_counts.refresh(review.catalogue())
+        db.session.commit()
+        big = db.session.scalar(select(Organization.id).where(Organization.code == "900000"))
+        logins = db.session.scalars(select(User.login_id).where(User.login_id.like("bench0%"))
+                                    .order_by(User.id).limit(300)).all()
+        counts = {"trainees": db.session.scalar(select(func.count()).select_from(UserRole).where(UserRole.role == str(Role.TRAINEE))),
+                  **{name: db.session.scalar(select(func.count()).select_from(model))
+                     for name, model in (("attempts", Attempt), ("answers", Answer))}}
+        return {"big_unit": big, "counts": counts, "trainees": list(logins)}
 
 
 def _bulk(db, statement, rows: list[dict]) -> None:
@@ -347,10 +390,17 @@ def main() -> None:
     parser.add_argument("--load-trainees", type=int, default=300, help="trainees answering while /review/mastery is timed (0: skip)")
     parser.add_argument("--load-seconds", type=float, default=40)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a fresh SQLite file)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: keep the data set already built in --database-url (migrated to the head; "
+                             "the summaries brought up to date) instead of rebuilding it; built when absent")
+    parser.add_argument("--no-exports", action="store_true", help="skip the CSV/XLSX exports")
     args = parser.parse_args()
     instance = Path(tempfile.mkdtemp(prefix="trainer-bench-review-"))
     env = server_env(instance, args.database_url)
-    if args.database_url:
+    if args.reuse and not args.database_url:
+        parser.error("--reuse needs --database-url (a PostgreSQL data set built by an earlier run)")
+    reused = args.reuse and _built(args.database_url)
+    if args.database_url and not reused:
         from sqlalchemy import create_engine, text
 
         from trainer.config import normalise_database_url
@@ -360,7 +410,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "trainer.cli", "setup"], env=env, check=True, capture_output=True)
     os.environ.update(env)
     began = time.perf_counter()
-    data = generate(args.trainees, args.answers)
+    data = existing() if reused else generate(args.trainees, args.answers)
     generated = time.perf_counter() - began
     port = free_port()
     server = start_gunicorn(env, port, workers=1, threads=2)
@@ -371,7 +421,7 @@ def main() -> None:
         big = data["big_unit"]
         report = {
             "database": "postgresql" if args.database_url else "sqlite (WAL)",
-            "data": {**data["counts"], "generated_in_s": round(generated, 1)},
+            "data": {**data["counts"], ("reused_in_s" if reused else "generated_in_s"): round(generated, 1)},
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
         }
         if not args.only_exports:
@@ -388,11 +438,11 @@ def main() -> None:
                     client, [f"/review/mastery?since=2024-{m:02d}-01&until=2025-{m:02d}-28" for m in range(4, 4 + args.runs + 1)],
                     args.runs),
             }
-        report["exports"] = exports = {
+        report["exports"] = exports = {} if args.no_exports else {
             "records.csv, 1 municipality": time_export(client, f"/review/exports/records.csv?municipality={big}", pid),
             "records.csv, whole prefecture": time_export(client, "/review/exports/records.csv", pid),
         }
-        if args.xlsx:
+        if args.xlsx and not args.no_exports:
             exports["records.xlsx, 1 municipality"] = time_export(client, f"/review/exports/records.xlsx?municipality={big}", pid)
             exports["records.xlsx, whole prefecture"] = time_export(client, "/review/exports/records.xlsx", pid)
         report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -19,9 +19,11 @@ from tests.test_point_mastery import _computed, _play, _summary
 from trainer import mastery_refresh
 from trainer.dates import JST, utcnow
 from trainer.extensions import db
-from trainer.models import (Answer, Attempt, MasteryDirty, MasteryMonth, Module, PointMastery, QuestionPoint, Role,
-                            User)
-from trainer.services import answering, mastery, mastery_report, player, review
+from flask import current_app
+
+from trainer.models import (Answer, Attempt, MasteryDirty, MasteryMember, MasteryMonth, MasteryOrg, MasterySpan, Module,
+                            Organization, OrgKind, Point, PointMastery, QuestionPoint, Role, User)
+from trainer.services import answering, mastery, mastery_report, mastery_spans, player, review
 
 
 def _months() -> dict:
@@ -193,6 +195,7 @@ def test_summaries_equal_a_from_scratch_computation_after_random_concurrent_load
         db.session.commit()
         assert mastery.pending() == 0
         assert _summary(users) == _computed(users) != {}
+        assert mastery_spans.stored() == mastery_spans.check() != {}  # kept through the concurrent refreshes
         months = _months()
         assert months == _months_from_scratch()
         assert len({m for _, m, _ in months}) >= 2
@@ -387,3 +390,170 @@ def test_many_repeaters_use_a_subquery_with_the_same_figures(app, small_content,
         monkeypatch.setattr(mastery_report, "len", lambda x: 5000 if isinstance(x, list) else real_len(x), raising=False)
         long = _figures(mastery_report._months_by_org(people, filters))
         assert short == long == _figures(mastery_report._compute_mastery_by_org(people, filters)) and short
+
+
+# --- per-organization spans (mastery_orgs): the same figures as the computation from answers ----
+
+def _all_periods(months: list) -> list:
+    last_day = lambda m: (m + timedelta(days=32)).replace(day=1) - timedelta(days=1)  # noqa: E731
+    periods = [(a, last_day(b)) for i, a in enumerate(months) for b in months[i:]]
+    periods += [(None, None), (None, last_day(months[0])), (months[-1], None), (months[len(months) > 1], None)]
+    before = (months[0] - timedelta(days=1)).replace(day=1)
+    return periods + [(before, last_day(before)), (before, None)]  # a month nobody answered in
+
+
+def _assert_spans_exact(scope) -> None:
+    """mastery_orgs equals its definition (the members' rows), and for every whole-month period the
+    figures read from it equal the computation from the answers (all time: from point_mastery), and
+    the whole report (suppression, complements, safe periods) equals the one without spans."""
+    assert mastery_spans.stored() == mastery_spans.check()
+    assert mastery_spans.usable(scope.orgs)
+    months = sorted(set(db.session.scalars(select(MasteryMonth.month).distinct())))
+    app = current_app
+    for since, until in _all_periods(months):
+        filters = review.Filters(since=since, until=until)
+        people = review.trainees(scope, filters).subquery("people")
+        spans = mastery_report._spans_by_org(scope, filters, people)
+        if since is None and until is None:
+            expected = mastery_report._summary_by_org(people)
+        else:
+            expected = mastery_report._compute_mastery_by_org(people, filters)
+        assert _figures(spans) == _figures(expected), (since, until)
+        counts = mastery_report._spans_by_org(scope, filters, people, counts_only=True)
+        assert {o: g.practised for o, g in counts.items() if g.practised} == \
+            {o: g.practised for o, g in expected.items() if g.practised}, (since, until)
+        for min_group in (1, 3):
+            reports = []
+            for use in (True, False):
+                app.config["MASTERY_SPANS"] = use
+                try:
+                    report = mastery_report.mastery_report(scope, filters, min_group)
+                finally:
+                    app.config["MASTERY_SPANS"] = True
+                reports.append((report.filters, _report_figures(report)))
+            assert reports[0] == reports[1], (since, until, min_group)
+
+
+def _report_figures(report) -> tuple:
+    def one(group):
+        return (group.org.id if group.org else None, group.practised, group.suppressed, group.complement,
+                {k: v for k, v in group.secure.items() if v}, {k: v for k, v in group.answered.items() if v})
+    return one(report.total), [one(u) for u in report.units]
+
+
+def _refresh() -> None:
+    mastery.refresh_summary()
+    db.session.commit()
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_spans_equal_the_computation_from_answers_through_moves_retirements_and_new_months(
+        app, small_content, make_org, make_user, seed):
+    """Random answers with retakes over four months (repeats), trainees in a municipality, its office
+    and a neighbour; between the months a trainee moves, one is deactivated, one joins, a module is
+    retired. After each refresh every period's figures from mastery_orgs are exact; while a move is
+    not yet refreshed, the map does not read mastery_orgs (and is exact all the same)."""
+    rng = random.Random(seed)
+    with time_machine.travel(utcnow() - timedelta(days=31 * 5)):
+        city = make_org("藤沢市", code="142051")
+        office = make_org("藤沢市 相談窓口", city, kind=OrgKind.OFFICE)
+        other = make_org("茅ヶ崎市", code="142077")
+        places = [city, city, city, office, office, other, other, other]
+        users = [make_user(Role.TRAINEE, org=org).id for org in places]
+    with app.app_context():
+        scope = review.load_scope(db.session.get(Organization, city.id).jurisdiction_id)
+        for months_ago in (3, 2, 1, 0):
+            with time_machine.travel(utcnow() - timedelta(days=31 * months_ago)):
+                for uid in rng.sample(users, 6):
+                    _play(db.session.get(User, uid), rng.choice(["m-case-01", "m-values"]), rng, retake=True)
+                _refresh()
+                _assert_spans_exact(scope)
+                if months_ago == 3:  # a trainee moves: not read from mastery_orgs until refreshed
+                    db.session.get(User, users[0]).organization_id = other.id
+                    db.session.commit()
+                    assert not mastery_spans.usable(scope.orgs)
+                    people = review.trainees(scope, review.Filters()).subquery("people")
+                    assert not mastery_report._spans_usable(scope)
+                    assert _figures(mastery_report._mastery_by_org(scope, review.Filters())) == \
+                        _figures(mastery_report._summary_by_org(people))
+                elif months_ago == 2:  # one leaves, one joins, a module is retired
+                    db.session.get(User, users[5]).active = False
+                    db.session.get(Module, "m-values").retired_at = utcnow()
+                    db.session.commit()
+                    users.append(make_user(Role.TRAINEE, org=office).id)
+                    assert not mastery_spans.usable(scope.orgs)
+                elif months_ago == 1:  # back to where they were, and a retired point
+                    db.session.get(User, users[0]).organization_id = city.id
+                    point = db.session.scalars(select(QuestionPoint.point_id)).first()
+                    db.session.get(Point, point).retired_at = utcnow()
+                    db.session.commit()
+        _refresh()
+        _assert_spans_exact(scope)
+        assert db.session.scalar(select(func.count()).select_from(MasteryMonth).where(MasteryMonth.repeats > 0))
+        assert len(mastery_spans.months()) >= 4
+
+
+def test_spans_are_rebuilt_when_answers_arrive_in_an_earlier_month(app, small_content, make_org, make_user):
+    """Answers dated before the last span month (an import, `refresh --all`): the tables are emptied and
+    built again from every trainee's rows, in the same refresh; the figures stay exact."""
+    with time_machine.travel(utcnow() - timedelta(days=31 * 4)):
+        city = make_org("藤沢市", code="142051")
+        users = [make_user(Role.TRAINEE, org=city).id for _ in range(4)]
+    rng = random.Random(41)
+    with app.app_context():
+        scope = review.load_scope(db.session.get(Organization, city.id).jurisdiction_id)
+        for months_ago in (1, 0):
+            with time_machine.travel(utcnow() - timedelta(days=31 * months_ago)):
+                for uid in users[:3]:
+                    _play(db.session.get(User, uid), "m-values", rng, retake=True)
+        _refresh()
+        _assert_spans_exact(scope)
+        with time_machine.travel(utcnow() - timedelta(days=31 * 3)):
+            _play(db.session.get(User, users[3]), "m-case-01", rng)
+        _refresh()
+        assert mastery_spans.months()[0] < sorted(db.session.scalars(select(MasteryMonth.month).distinct()))[1]
+        _assert_spans_exact(scope)
+        db.session.execute(delete(MasteryMonth))
+        db.session.commit()
+        assert mastery.refresh_summary(all_trainees=True) == 4
+        db.session.commit()
+        _assert_spans_exact(scope)
+
+
+def test_the_migration_leaves_spans_empty_and_the_first_refresh_builds_them(app, small_content, make_org, make_user):
+    """Empty mastery_orgs / mastery_members (as the upgrade leaves them): the map is computed without
+    them (exact), and the next refresh, with no trainee marked, builds them from mastery_months."""
+    city = make_org("藤沢市", code="142051")
+    users = [make_user(Role.TRAINEE, org=city).id for _ in range(3)]
+    with app.app_context():
+        for uid in users:
+            _play(db.session.get(User, uid), "m-values", random.Random(uid))
+        _refresh()
+        scope = review.load_scope(db.session.get(Organization, city.id).jurisdiction_id)
+        for model in (MasteryOrg, MasteryMember, MasterySpan):
+            db.session.execute(delete(model))
+        db.session.commit()
+        assert not mastery_spans.usable(scope.orgs) and mastery.pending() == 0
+        people = review.trainees(scope, review.Filters()).subquery("people")
+        assert _figures(mastery_report._mastery_by_org(scope, review.Filters())) == \
+            _figures(mastery_report._summary_by_org(people))  # read while empty: the old path
+        assert mastery.refresh_summary() == 0  # nothing rebuilt, but the spans are built
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(MasteryMember)) == 3
+        _assert_spans_exact(scope)
+
+
+def test_a_trainee_with_answers_before_registration_keeps_the_map_off_spans(app, small_content, make_org, make_user):
+    """Rows in a month before the trainee registered (bulk-loaded answers): a period ending before
+    the registration must leave them out, which mastery_orgs cannot; so the scope is computed apart."""
+    city = make_org("藤沢市", code="142051")
+    users = [make_user(Role.TRAINEE, org=city).id for _ in range(2)]
+    with app.app_context():
+        with time_machine.travel(utcnow() - timedelta(days=62)):
+            _play(db.session.get(User, users[0]), "m-values", random.Random(3))
+        _play(db.session.get(User, users[1]), "m-values", random.Random(4))
+        _refresh()
+        scope = review.load_scope(db.session.get(Organization, city.id).jurisdiction_id)
+        assert db.session.get(MasteryMember, users[0]).early
+        assert not mastery_spans.usable(scope.orgs)
+        assert mastery_spans.stored() == mastery_spans.check()

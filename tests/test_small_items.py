@@ -19,7 +19,8 @@ from trainer.dates import utcnow
 from trainer.extensions import db
 from trainer.models import Opinion, Role, User
 
-DERIVED = {"point_mastery", "mastery_months", "mastery_dirty"}  # summaries (brought up to date on read in tests)
+DERIVED = {"point_mastery", "mastery_months", "mastery_dirty",  # summaries (brought up to date on read in tests)
+           "mastery_orgs", "mastery_members", "mastery_spans"}
 
 
 def _row_counts(app) -> dict[str, int]:

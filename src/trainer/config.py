@@ -106,6 +106,8 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # reviewers' mastery summary: rebuilt by a thread per process (0: when read; mastery_refresh.py)
         "MASTERY_REFRESH_SECONDS": float(_env("MASTERY_REFRESH_SECONDS", "10")),
         "MASTERY_REFRESH_BATCH": int(_env("MASTERY_REFRESH_BATCH", "5000")),
+        # period maps from the per-organization spans (services/mastery_spans; 0: from mastery_months)
+        "MASTERY_SPANS": _env_bool("MASTERY_SPANS", True),
         # the issuer line printed on certificates (e.g. 〇〇県 ひきこもり地域支援センター)
         "CERTIFICATE_ISSUER": _env("CERTIFICATE_ISSUER", "ひきこもり支援 研修 運営事務局"),
     }

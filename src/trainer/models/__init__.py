@@ -7,7 +7,7 @@ from trainer.models.content import (
     Case, ContentRelease, Course, FrameworkEntry, Item, Module, ModuleStep, Point, Question, QuestionPoint,
     QuestionVersion, Stage,
 )
-from trainer.models.progress import Answer, Attempt, Certificate, MasteryDirty, MasteryMonth, Opinion, PointMastery
+from trainer.models.progress import Answer, Attempt, Certificate, MasteryDirty, MasteryMember, MasteryMonth, MasteryOrg, MasterySpan, Opinion, PointMastery
 from trainer.models.org import Organization, OrgKind, Programme
 from trainer.models.review import ReviewCount, ReviewDirty, ReviewPerson, ReviewState
 from trainer.models.roster import RosterImport, RosterJob
@@ -18,7 +18,7 @@ from trainer.models.workshop import (
 )
 
 __all__ = [
-    "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryDirty", "MasteryMonth", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
+    "Answer", "Attempt", "Certificate", "Opinion", "PointMastery", "MasteryDirty", "MasteryMonth", "MasteryOrg", "MasteryMember", "MasterySpan", "AuditEvent", "Case", "ContentRelease", "Course", "FrameworkEntry", "Item", "Module", "ModuleStep", "Point",
     "Question", "QuestionPoint", "RosterImport", "RosterJob", "QuestionVersion", "Stage", "Organization", "OrgKind", "Programme", "Role", "User", "UserRole",
     "LiveSession", "LoginThrottle", "UserSession", "Workshop", "WorkshopFacilitator", "WorkshopModule", "WorkshopParticipant"]
 __all__ += ["RosterJob", "ReviewCount", "ReviewDirty", "ReviewPerson", "ReviewState"]

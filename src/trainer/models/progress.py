@@ -138,6 +138,9 @@ class MasteryMonth(db.Model):
         # the month totals alone (who practised when): a small covering index
         Index("ix_mastery_months_totals", "month", "user_id", postgresql_where=text("point_id = '*'"),
               sqlite_where=text("point_id = '*'")),
+        # the few month totals with repeats (who must be computed apart in a period)
+        Index("ix_mastery_months_repeats", "month", "user_id", postgresql_where=text("repeats > 0"),
+              sqlite_where=text("repeats > 0")),
     )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -146,6 +149,49 @@ class MasteryMonth(db.Model):
     answered: Mapped[int] = mapped_column(default=0)
     score_sum: Mapped[float] = mapped_column(Float, default=0.0)
     repeats: Mapped[int] = mapped_column(default=0)
+
+
+class MasterySpan(db.Model):
+    """A month (Asia/Tokyo, its first day) at which the spans of MasteryOrg start and end: every month
+    of the members' mastery_months rows, in order. Empty: the per-organization figures are not built
+    (the next refresh builds them; services/mastery_spans.py, docs/mastery-summary.md)."""
+
+    __tablename__ = "mastery_spans"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class MasteryOrg(db.Model):
+    """Per span of months (``since``..``until``, both MasterySpan months), organization and point: how
+    many member trainees answered a question tagged with the point in the span, and how many of them
+    are 定着 there — summed from their mastery_months rows, without the trainees who answered a
+    question in two months of the span (those are computed apart). The row with point ``*`` counts
+    who practised in the span (``answered``). Derived from mastery_months, kept up to date by the
+    refresh that rebuilds them (services/mastery_spans.py)."""
+
+    __tablename__ = "mastery_orgs"
+
+    since: Mapped[date] = mapped_column(Date, primary_key=True)
+    until: Mapped[date] = mapped_column(Date, primary_key=True)
+    org_id: Mapped[int] = mapped_column(primary_key=True)  # no reference: derived, kept as counted
+    point_id: Mapped[str] = mapped_column(String(8), primary_key=True)  # a point's id, or "*"
+    answered: Mapped[int] = mapped_column(default=0)
+    secure: Mapped[int] = mapped_column(default=0)
+
+
+class MasteryMember(db.Model):
+    """The counted trainees (services/counted.py) whose rows MasteryOrg adds up, with the organization
+    and registration time they had then. Where it differs from the users (someone moved, left, was
+    registered), the reviewers' map is computed without MasteryOrg until the next refresh has
+    applied the difference. ``early``: has mastery_months rows in a month before the one they
+    registered in (bulk-loaded answers; the map is then computed without MasteryOrg)."""
+
+    __tablename__ = "mastery_members"
+
+    user_id: Mapped[int] = mapped_column(primary_key=True)  # no reference: outlives nothing, checked
+    org_id: Mapped[int] = mapped_column(index=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    early: Mapped[bool] = mapped_column(default=False)
 
 
 class MasteryDirty(db.Model):

@@ -22,6 +22,7 @@ from trainer.models import Answer, Item, Point, QuestionPoint
 from trainer.models import MasteryDirty as Dirty
 from trainer.models import MasteryMonth as Month
 from trainer.models import PointMastery as Summary
+from trainer.services import mastery_spans
 
 SECURE_SCORE = 0.8
 EPSILON = 1e-9  # sums of float scores added in another order may differ in the last bit
@@ -126,12 +127,19 @@ def _points_of_versions() -> dict[int, list[str]]:
     return points
 
 
-def rebuild(user_ids: Iterable[int], points_of: dict[int, list[str]] | None = None) -> None:
-    """Recompute point_mastery and mastery_months for these trainees from their answers."""
+def rebuild(user_ids: Iterable[int], points_of: dict[int, list[str]] | None = None, *,
+            deltas: mastery_spans.Deltas | None = None, spans: bool = True) -> None:
+    """Recompute point_mastery and mastery_months for these trainees from their answers, and their
+    part of the per-organization spans (services/mastery_spans; into ``deltas`` when given, which
+    the caller writes, else written here; not at all with ``spans=False``: the caller resets them)."""
     ids = sorted(set(user_ids))
     points_of = _points_of_versions() if points_of is None else points_of
+    own = deltas is None and spans
+    if own:
+        deltas = mastery_spans.begin()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
+        old = mastery_spans.rows_of(chunk) if spans else None
         summary, months = _figures(chunk, points_of)
         db.session.execute(delete(Summary).where(Summary.user_id.in_(chunk)))
         db.session.execute(delete(Month).where(Month.user_id.in_(chunk)))
@@ -139,6 +147,10 @@ def rebuild(user_ids: Iterable[int], points_of: dict[int, list[str]] | None = No
             db.session.execute(insert(Summary), summary)
         if months:
             db.session.execute(insert(Month), months)
+        if spans:
+            mastery_spans.apply(deltas, old, mastery_spans.rows_of(chunk))
+    if own:
+        mastery_spans.finish(deltas)
 
 
 def _figures(user_ids: list[int], points_of: dict[int, list[str]]) -> tuple[list[dict], list[dict]]:
@@ -204,12 +216,17 @@ def refresh_summary(*, all_trainees: bool = False, limit: int | None = None) -> 
         users |= set(db.session.scalars(select(Answer.user_id).distinct()))
         stale = select(Summary.user_id).distinct().union(select(Month.user_id).distinct())
         users |= set(db.session.scalars(stale))
-    if not users:
-        return 0
+    deltas = mastery_spans.begin()
     if all_trainees and db.session.get_bind().dialect.name == "postgresql":
         _rebuild_everyone_in_postgresql()  # millions of answers: set-based, not row by row in Python
-    else:
-        rebuild(users)
+    elif users:
+        rebuild(users, deltas=deltas, spans=not all_trainees)
+    if all_trainees:
+        mastery_spans.reset(deltas)  # built again from everyone's rows by the reconciliation below
+    # the per-organization spans: the rebuilt trainees' changes, then who joined, left or moved
+    mastery_spans.finish(deltas)
+    if not users:
+        return 0
     consumed = [{"uid": uid, "seen": n} for uid, n in marks.items()]
     for start in range(0, len(consumed), 5000):
         db.session.connection().execute(_CONSUME, consumed[start:start + 5000])

@@ -18,6 +18,7 @@ be subtracted to describe fewer than ``min_group`` people:
 from __future__ import annotations
 
 from collections import defaultdict
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -28,7 +29,7 @@ from trainer.extensions import db
 from trainer.models import Answer, Item, Organization, Point, QuestionPoint, User
 from trainer.models import MasteryMonth as Month
 from trainer.models import PointMastery as Summary
-from trainer.services import disclosure, mastery
+from trainer.services import disclosure, mastery, mastery_spans
 from trainer.services.review import JST, Filters, Scope, trainees
 
 MIN_GROUP_SIZE = disclosure.MIN_GROUP_SIZE
@@ -96,6 +97,17 @@ def point_items() -> list[tuple[Item, list[Point]]]:
 def mastery_report(scope: Scope, filters: Filters, min_group: int = MIN_GROUP_SIZE) -> MasteryReport:
     """The selection's total and each selected municipality, suppressed where too small — or where
     a difference with another permitted view would be too small (see the module docstring)."""
+    token = _usable.set({})
+    try:
+        return _report(scope, filters, min_group)
+    finally:
+        _usable.reset(token)
+
+
+_usable: ContextVar[dict[int, bool] | None] = ContextVar("mastery_spans_usable", default=None)
+
+
+def _report(scope: Scope, filters: Filters, min_group: int) -> MasteryReport:
     _refresh_when_read()
     filters = safe_period(scope, filters, min_group)
     by_org = _mastery_by_org(scope, filters)
@@ -184,6 +196,8 @@ def _safe_cuts(months: list[tuple[date, set[int]]], min_group: int) -> list[date
 
 def _practising_per_month(scope: Scope, filters: Filters) -> list[tuple[date, int]]:
     """Per month with scored answers of the selection: how many practised in it."""
+    if filters.until is None and _spans_usable(scope):  # no registration cut: everyone counted now
+        return mastery_spans.practising_per_month(scope.org_ids(filters))
     people = trainees(scope, filters).subquery("people")
     stmt = (select(Month.month, func.count()).where(Month.user_id.in_(select(people.c.user_id)),
                                                     Month.point_id == mastery.ALL_POINTS)
@@ -218,20 +232,68 @@ def _merge(target: GroupMastery, group: GroupMastery) -> None:
 def _refresh_when_read() -> None:
     """Only with MASTERY_REFRESH_SECONDS = 0 (tests, a one-person trial): bring the summaries up to
     date here. Otherwise they are rebuilt off the request (mastery_refresh.py)."""
-    if current_app.config["MASTERY_REFRESH_SECONDS"] <= 0 and mastery.refresh_summary():
+    if current_app.config["MASTERY_REFRESH_SECONDS"] <= 0:
+        mastery.refresh_summary()
         db.session.commit()  # derived data only: keep what was rebuilt for the next view
 
 
 def _mastery_by_org(scope: Scope, filters: Filters, counts_only: bool = False) -> dict[int, GroupMastery]:
-    """Figures per organization: from the point_mastery summary, or, when a period limits which
-    answers count, from the per-month summary (mastery_months) of that period's whole months."""
+    """Figures per organization: from the per-organization spans (mastery_orgs) while they hold
+    exactly the scope's counted trainees; otherwise from the point_mastery summary, or, when a period
+    limits which answers count, from the per-month summary (mastery_months) of its whole months."""
     _refresh_when_read()
     people = trainees(scope, filters).subquery("people")
+    if _whole_months(filters) and _spans_usable(scope):
+        return _spans_by_org(scope, filters, people, counts_only)
     if filters.since is None and filters.until is None:
         return _summary_by_org(people, counts_only)
     if _whole_months(filters):
         return _months_by_org(people, filters, counts_only)
     return _compute_mastery_by_org(people, filters, counts_only)
+
+
+def _spans_usable(scope: Scope) -> bool:
+    """mastery_orgs may be read for this scope: its members equal its counted trainees (services/
+    mastery_spans.usable; checked once per report)."""
+    if not current_app.config.get("MASTERY_SPANS", True):
+        return False
+    cache = _usable.get()
+    if cache is None:
+        return mastery_spans.usable(scope.orgs)
+    if scope.id not in cache:
+        cache[scope.id] = mastery_spans.usable(scope.orgs)
+    return cache[scope.id]
+
+
+def _spans_by_org(scope: Scope, filters: Filters, people, counts_only: bool = False) -> dict[int, GroupMastery]:
+    """The figures of a whole-month period (or of all time) from mastery_orgs: one row per
+    organization and point of the period's span, plus the trainees flagged in the span (a question
+    answered in two of its months), computed apart — from the answers of the period, or for all
+    time from point_mastery (their latest answers)."""
+    all_time = filters.since is None and filters.until is None
+    found = mastery_spans.span(mastery_spans.months(), filters.since, filters.until)
+    groups: dict[int, GroupMastery] = defaultdict(lambda: GroupMastery(None))
+    if found is None:
+        return {}
+    practised = mastery_spans.ANY_POINT if all_time else mastery.ALL_POINTS
+    points = [practised] if counts_only else None
+    for org_id, point_id, answered, secure in mastery_spans.figures(scope.org_ids(filters), *found, points):
+        group = groups[org_id]
+        if point_id == practised:
+            group.practised = answered
+        elif point_id not in (mastery.ALL_POINTS, mastery_spans.ANY_POINT):
+            group.answered[point_id] = answered
+            group.secure[point_id] = secure
+    if counts_only and not all_time:
+        return dict(groups)  # the flagged are among those who practised (a month total in the span)
+    flagged = mastery_spans.flagged(select(people.c.user_id), *found)
+    few = select(people.c.user_id, people.c.org_id).where(people.c.user_id.in_(flagged)).subquery("few")
+    apart = _summary_by_org(few, counts_only) if all_time else _compute_mastery_by_org(few, filters)
+    for org_id, group in apart.items():
+        if not all_time:
+            group.practised = 0  # counted above, with everyone
+        _merge(groups[org_id], group)
+    return dict(groups)
 
 
 def _enough_memory_to_group() -> None:
