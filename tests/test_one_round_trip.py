@@ -112,3 +112,25 @@ def test_the_opinion_form_of_a_swapped_feedback_page_returns_to_the_page(app, cl
     with app.app_context():
         opinion = db.session.scalars(select(Opinion)).one()
         assert opinion.module_id and opinion.question_id is not None
+
+
+def test_the_swapped_page_counts_the_new_answer_and_the_last_answer_completes(app, client, trainee):
+    """The page after a swapped answer uses the attempt and answers read in the answer's own transaction
+    (answering.answer_and_read); the last answer completes the attempt and its page is read afresh."""
+    from trainer.extensions import db
+    from trainer.models import Attempt
+
+    attempt_id, _ = _start(client)
+    total = _page(app, attempt_id, 0)[0]
+    questions = [i for i in range(total) if _page(app, attempt_id, i)[1]]
+    for n, index in enumerate(questions, start=1):
+        play_to_end_until(app, client, attempt_id, index)
+        _, _, qtype, data = _page(app, attempt_id, index)
+        response = client.post(f"/learn/attempts/{attempt_id}/pages/{index}/answer", headers=SWAP,
+                               data={"token": f"count-{n}", **best_answer(qtype, data)})
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200 and 'id="feedback"' in body
+        assert f"回答済み {n} / {len(questions)} 問" in body
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        assert attempt.completed_at is not None and attempt.score is not None

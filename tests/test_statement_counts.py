@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SWAP = {"X-Trainer-Swap": "1"}
 
 #: The most statements each page may run (the user loader's statement included).
-# answer+feedback: +1 for the mastery_dirty mark in the answer transaction (services/mastery.mark_dirty);
+# answer+feedback: user, attempt, insert, the mastery_dirty mark (services/mastery.mark_dirty), update, and
+# the attempt with its answers — read in the answer's transaction instead of a count, so the page reads nothing;
 # home: +1 for the certificates the next-step panel offers for download (services/next_step.py)
-BOUNDS = {"player": 2, "feedback": 2, "answer+feedback": 7, "module": 2, "progress": 3, "home": 4}
+BOUNDS = {"player": 2, "feedback": 2, "answer+feedback": 6, "module": 2, "progress": 3, "home": 4}
 
 
 @contextmanager

@@ -110,10 +110,10 @@ def resume(attempt_id: int):
     return redirect(url_for("learn.page", attempt_id=attempt.id, index=attempt.position))
 
 
-def _page_context(attempt_id: int, index: int) -> dict:
+def _page_context(attempt_id: int, index: int, found: tuple | None = None) -> dict:
     """What the player page shows: the trainee's own attempt and its answers from the database (one
-    statement), everything else from the content cache."""
-    found = player.attempt_with_answers(attempt_id)
+    statement, unless the answer just stored read them: ``found``), everything else from the content cache."""
+    found = found or player.attempt_with_answers(attempt_id)
     if found is None or found[0].user_id != current_user.id:
         abort(404)
     attempt, answers = found
@@ -179,15 +179,16 @@ def _swap() -> bool:
     return request.headers.get(SWAP_HEADER) == "1"
 
 
-def _after_post(endpoint: str, *, anchor: str | None = None, **values):
+def _after_post(endpoint: str, *, anchor: str | None = None, found: tuple | None = None, **values):
     """Where a POST leads: a redirect, or for the swapping script the page itself (or a 204 + its URL
-    for a page outside the player, which the script then opens)."""
+    for a page outside the player, which the script then opens). ``found``: the attempt and its
+    answers, when the POST has just read them."""
     url = url_for(endpoint, **values)
     if not _swap():
         return redirect(url_for(endpoint, _anchor=anchor, **values) if anchor else url)
     if endpoint != "learn.page":
         return "", 204, {URL_HEADER: url}
-    ctx = _page_context(values["attempt_id"], values["index"])
+    ctx = _page_context(values["attempt_id"], values["index"], found)
     html = render_template("learn/player.html", token=uuid.uuid4().hex, error=None, raw={}, error_field=None, **ctx)
     return html, 200, {URL_HEADER: url}
 
@@ -212,7 +213,7 @@ def answer(attempt_id: int, index: int):
     raw = raw_response(request.form, version.type, version.data)
     token = request.form.get("token") or uuid.uuid4().hex
     try:
-        answering.answer(attempt, index, version, total, raw, token)
+        _, found = answering.answer_and_read(attempt, index, version, total, raw, token, read=_swap())
     except grading.ResponseError as exc:
         db.session.rollback()
         ctx = _page_context(attempt_id, index)
@@ -220,7 +221,7 @@ def answer(attempt_id: int, index: int):
                                error_field=_error_field(exc, ctx["data"]), **ctx)
         return html, 422, {URL_HEADER: url_for("learn.page", attempt_id=attempt_id, index=index)}
     db.session.commit()
-    return _after_post("learn.page", anchor="feedback", attempt_id=attempt_id, index=index)
+    return _after_post("learn.page", anchor="feedback", found=found, attempt_id=attempt_id, index=index)
 
 
 def _error_field(exc: grading.ResponseError, data: dict | None) -> str:

@@ -106,24 +106,39 @@ def store(attempt_id: int, user_id: int, version: player.VersionData, response: 
 def answer(attempt: AttemptRow, index: int, version: player.VersionData, total: int,
            raw: dict[str, Any], token: str) -> bool:
     """Store the answer once; returns True when it was new. Raises grading.ResponseError."""
+    return answer_and_read(attempt, index, version, total, raw, token)[0]
+
+
+def answer_and_read(attempt: AttemptRow, index: int, version: player.VersionData, total: int,
+                    raw: dict[str, Any], token: str, *, read: bool = False) -> tuple[bool, Any]:
+    """``answer``; with ``read``, also the attempt with its answers as this transaction leaves them
+    (player.attempt_with_answers), read in place of the count of answers — the page that shows the
+    feedback needs them, so it does not read them again. None when they were not read: the answer
+    was already stored, the attempt was already complete, or this answer completed it."""
     response = grading.validate(version.type, version.data, raw)
     if version.type == "reflection":
         check_reflection_limit(attempt.user_id)
     result = grading.grade(version.type, version.data, response)
     now = utcnow()
     if not store(attempt.id, attempt.user_id, version, response, result, token, now):
-        return False
+        return False, None
     conn = db.session.connection()
     gap = (now - attempt.last_activity_at).total_seconds()
     seconds = attempt.seconds_spent + (int(gap) if gap <= player.IDLE_GAP.total_seconds() else 0)
     conn.execute(_TOUCH, {"b_id": attempt.id, "b_position": max(attempt.position, index), "b_now": now,
                           "b_seconds": seconds})
+    found = None
     if attempt.completed_at is None:
+        if read:
+            found = player.attempt_with_answers(attempt.id)
+            if found is not None and len(found[1]) < total:
+                return True, found
+            found = None  # the last answer: the score from the database's own average, as below
         answered, mean = conn.execute(_TALLY, {"attempt_id": attempt.id}).one()
         if answered >= total:
             score = round(mean * 100, 1) if mean is not None else None
             conn.execute(_COMPLETE, {"b_id": attempt.id, "b_now": now, "b_score": score})
-    return True
+    return True, found
 
 
 def submit(attempt: Attempt, question: Question, raw: dict[str, Any], token: str,
