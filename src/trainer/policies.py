@@ -85,9 +85,10 @@ def role_required(role: Role):
 
 
 def require_role(role: Role) -> None:
-    if not current_user.is_authenticated:
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
         abort(login_manager.unauthorized())
-    if not ROLE_CHECKS[role](current_user):
+    if not ROLE_CHECKS[role](user):
         abort(403)
 
 

@@ -220,7 +220,8 @@ def register_templates(app: Flask) -> None:
 
     @app.context_processor
     def _navigation() -> dict:
-        return {"nav_homes": role_homes(current_user) if current_user.is_authenticated else []}
+        user = current_user._get_current_object()  # one proxy lookup, not one per role
+        return {"nav_homes": role_homes(user) if user.is_authenticated else []}
 
 
 def register_errors(app: Flask) -> None:

@@ -181,14 +181,28 @@ def _start_request() -> None:
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
+#: (metric, *labels) -> the labelled child: ``labels()`` validates and locks on every call; the
+#: labels are bounded (routes, methods, status classes), so the children are kept.
+_CHILDREN: dict[tuple, object] = {}
+
+
+def _child(metric, *labels: str):
+    key = (metric, *labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child
+
+
 def _finish_request(response):
     started = g.pop("request_started", None)
     if started is None:
         return response
     seconds = time.perf_counter() - started
     endpoint = request.endpoint or "unmatched"  # a label per route, never per path: bounded
-    REQUEST_SECONDS.labels(endpoint, request.method).observe(seconds)
-    REQUESTS.labels(endpoint, request.method, f"{response.status_code // 100}xx").inc()
+    method = request.method
+    _child(REQUEST_SECONDS, endpoint, method).observe(seconds)
+    _child(REQUESTS, endpoint, method, f"{response.status_code // 100}xx").inc()
     response.headers["X-Request-ID"] = g.request_id
     if current_app.config["JSON_LOGS"]:
         rule = request.url_rule.rule if request.url_rule is not None else None
