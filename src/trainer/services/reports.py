@@ -197,10 +197,15 @@ def record_lines(scope: Scope, filters: Filters, cat: Catalogue, unit_id: int) -
     people = trainees(scope, filters, _unit_org_ids(scope, filters, unit_id)).subquery("people")
     rec, marks = _records_statement(people, cat, [m.id for m in modules])
     place = {mark: i for i, mark in enumerate(sorted(set(marks.values())))}  # of each mark's passed column
-    stmt = (select(User.id, User.display_name, User.furigana, User.organization_id, Module.id, Module.title,
-                   *(rec.c[name] for name in _OUTCOME), *(rec.c[completion.mark_column(m)] for m in place))
-            .join(rec, rec.c.user_id == User.id).join(Module, Module.id == rec.c.module_id)
-            .order_by(_org_rank(scope, unit_id), func.coalesce(User.furigana, User.display_name), User.id, Module.sort))
+    # the list order is ranked once per trainee (not once per trainee and module: ten times the text sorting)
+    rank = func.row_number().over(order_by=(_org_rank(scope, unit_id), func.coalesce(User.furigana, User.display_name),
+                                            User.id))
+    listed = (select(User.id, User.display_name, User.furigana, User.organization_id, rank.label("rank"))
+              .join(people, people.c.user_id == User.id)).subquery("listed")
+    stmt = (select(listed.c.id, listed.c.display_name, listed.c.furigana, listed.c.organization_id, Module.id,
+                   Module.title, *(rec.c[name] for name in _OUTCOME), *(rec.c[completion.mark_column(m)] for m in place))
+            .join(rec, rec.c.user_id == listed.c.id).join(Module, Module.id == rec.c.module_id)
+            .order_by(listed.c.rank, Module.sort))
     if end is not None:
         stmt = stmt.where(rec.c.started < end)
     if start is not None:
