@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import random
 import secrets
-from dataclasses import dataclass, make_dataclass
+from collections import namedtuple
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -95,10 +96,12 @@ def start(user: User, module: Module, *, retake: bool = False) -> Attempt:
     return attempt
 
 
-#: A read-only copy of an attempt row and of an answer row (what the player page shows).
-AttemptRecord = make_dataclass("AttemptRecord", [c.name for c in Attempt.__table__.c], frozen=True)
-AnswerRecord = make_dataclass("AnswerRecord", [c.name for c in Answer.__table__.c], frozen=True)
-_ANSWER_LABELS = {f"answer_{c.name}": c.name for c in Answer.__table__.c}
+#: A read-only copy of an attempt row and of an answer row (what the player page shows): named tuples,
+#: built from the row's own tuple (no per-field work; they are read in every player request).
+AttemptRecord = namedtuple("AttemptRecord", [c.name for c in Attempt.__table__.c])
+AnswerRecord = namedtuple("AnswerRecord", [c.name for c in Answer.__table__.c])
+_ATTEMPT_COLUMNS = len(Attempt.__table__.c)
+_ANSWER_ID = _ATTEMPT_COLUMNS + [c.name for c in Answer.__table__.c].index("id")
 _ATTEMPT_WITH_ANSWERS = (
     select(*Attempt.__table__.c, *(c.label(f"answer_{c.name}") for c in Answer.__table__.c))
     .outerjoin(Answer, Answer.attempt_id == Attempt.id).where(Attempt.id == bindparam("attempt_id"))
@@ -111,13 +114,11 @@ def attempt_with_answers(attempt_id: int) -> tuple[Any, dict[int, Any]] | None:
     rows = db.session.connection().execute(_ATTEMPT_WITH_ANSWERS, {"attempt_id": attempt_id}).all()  # Core: no ORM step
     if not rows:
         return None
-    first = rows[0]._mapping
-    attempt = AttemptRecord(**{c.name: first[c] for c in Attempt.__table__.c})
+    attempt = AttemptRecord._make(tuple(rows[0])[:_ATTEMPT_COLUMNS])
     answers = {}
     for row in rows:
-        mapping = row._mapping
-        if mapping["answer_id"] is not None:
-            answer = AnswerRecord(**{name: mapping[label] for label, name in _ANSWER_LABELS.items()})
+        if row[_ANSWER_ID] is not None:
+            answer = AnswerRecord._make(tuple(row)[_ATTEMPT_COLUMNS:])
             answers[answer.question_id] = answer
     return attempt, answers
 
