@@ -6,7 +6,8 @@
 A fresh SQLite database under a temporary instance, the project's content, a workshop with
 ``--participants`` trainees signed in through the real login form (CSRF on, as in production) and a
 live session of m-values. Each round the facilitator moves to a question and opens it (the version
-moves), every participant polls the state, fetches the panel, revalidates both (304), answers; then
+moves), every participant polls the state as live.js does (?panel=1: the new panel comes with it) and
+without the panel, fetches the panel alone, revalidates them (304), answers; then
 the facilitator reveals and everyone fetches the panel with their own feedback. Prints the median and
 p90 CPU milliseconds per request and the statements each ran; ``--profile NAME`` adds cProfile's top
 lines for one kind of request. Run it on another checkout with PYTHONPATH=<checkout>/src to compare.
@@ -142,12 +143,18 @@ def main() -> None:
         return response
 
     pages = question_pages(app)
+    carried_panels = [0]
     for round_ in range(args.rounds):
         page = pages[round_ % len(pages)]
         act(app, sid, "goto", page["index"])
         act(app, sid, "open")
         for n, phone in enumerate(phones):
             c = phone["client"]
+            carried = timed("state?panel=1, new version (first of the version)" if n == 0 else "state?panel=1, new version",
+                            lambda: c.get(f"/live/{sid}/state?panel=1"), 200)
+            carried_panels[0] += int("panel" in (carried.get_json() or {}))  # an older checkout: never
+            timed("state?panel=1 304", lambda: c.get(f"/live/{sid}/state?panel=1",
+                                                       headers={"If-None-Match": carried.headers["ETag"]}), 304)
             state = timed("state", lambda: c.get(f"/live/{sid}/state"), 200)
             timed("state 304", lambda: c.get(f"/live/{sid}/state", headers={"If-None-Match": state.headers["ETag"]}), 304)
             panel = timed("panel (first of the version)" if n == 0 else "panel", lambda: c.get(f"/live/{sid}/panel"), 200)
@@ -161,11 +168,12 @@ def main() -> None:
         for n, phone in enumerate(phones):
             c = phone["client"]
             timed("panel after reveal (first)" if n == 0 else "panel after reveal", lambda: c.get(f"/live/{sid}/panel"), 200)
-    print(f"{args.participants} participants x {args.rounds} rounds, SQLite, thread CPU per request:")
+    print(f"{args.participants} participants x {args.rounds} rounds, SQLite, thread CPU per request "
+          f"(state?panel=1 carried the panel {carried_panels[0]} times):")
     for name, values in timings.items():
         values = sorted(values)
         n = counts[name]
-        print(f"  {name:30s} median {values[len(values) // 2]:6.2f} ms  p90 {values[int(len(values) * 0.9)]:6.2f} ms"
+        print(f"  {name:52s} median {values[len(values) // 2]:6.2f} ms  p90 {values[int(len(values) * 0.9)]:6.2f} ms"
               f"  statements {min(n)}-{max(n)}")
     if args.profile:
         out = io.StringIO()
