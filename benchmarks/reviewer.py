@@ -12,9 +12,10 @@ municipality (10,000 rows) and for the whole prefecture (100,000 rows); --only-e
 exports alone (no pages, no trainees answering). For the exports it reports the time to the first
 and the last byte, the worker's peak resident memory during the download (VmHWM, reset before each
 request through /proc/<pid>/clear_refs) next to its resident memory before it — flat memory means
-the peak does not grow with the number of rows — and the 1-minute load average after it (a loaded
-machine is slower: the load says how far the times can be trusted). --reuse keeps a PostgreSQL data
-set built by an earlier run (the 10,000-trainee build takes minutes); --no-exports skips the exports.
+the peak does not grow with the number of rows — the CPU seconds the worker spent on it (all its
+threads; not the database server's) and the 1-minute load average after it: on a loaded machine the
+times grow, the CPU seconds hardly. --reuse keeps a PostgreSQL data set built by an earlier run (the
+10,000-trainee build takes minutes); --no-exports skips the exports.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Client, answer_form, free_port, percentiles, server_env, start_gunicorn, stop  # noqa: E402
+from common import Client, answer_form, free_port, percentiles, process_tree_cpu, server_env, start_gunicorn, stop  # noqa: E402
 
 PASSWORD = "Kx7-mastery-load-42"
 PAGE_RE = re.compile(r"/learn/attempts/(\d+)/pages/(\d+)")
@@ -275,6 +276,7 @@ def time_export(client: Client, path: str, pid: int) -> dict:
     """Download an export to the end (counting bytes and lines), with the worker's memory."""
     before = memory(pid)["VmRSS"]
     reset_peak(pid)
+    cpu = process_tree_cpu(pid)
     conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=600)
     headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items())}
     started = time.perf_counter()
@@ -291,6 +293,7 @@ def time_export(client: Client, path: str, pid: int) -> dict:
     rows = max(0, lines - 1) if ".csv" in path else None  # an XLSX is a ZIP: no lines to count
     return {"status": response.status, "rows": rows, "mb": round(size / 1e6, 1),
             "seconds": round(elapsed, 2), "first_byte_s": round((first or time.perf_counter()) - started, 2),
+            "worker_cpu_s": round(process_tree_cpu(pid) - cpu, 2),
             "rss_before_mb": before, "peak_rss_mb": after["VmHWM"], "load_1min": round(os.getloadavg()[0], 2)}
 
 
