@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import selectinload
@@ -139,18 +139,39 @@ def rebuild(user_ids: Iterable[int], points_of: dict[int, list[str]] | None = No
         deltas = mastery_spans.begin()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        old = mastery_spans.rows_of(chunk) if spans else None
+        old = mastery_spans.rows_of(chunk)
+        old_summary = {(uid, pid): (n, total) for uid, pid, n, total in db.session.execute(
+            select(Summary.user_id, Summary.point_id, Summary.answered, Summary.score_sum)
+            .where(Summary.user_id.in_(chunk)))}
         summary, months = _figures(chunk, points_of)
-        db.session.execute(delete(Summary).where(Summary.user_id.in_(chunk)))
-        db.session.execute(delete(Month).where(Month.user_id.in_(chunk)))
-        if summary:
-            db.session.execute(insert(Summary), summary)
-        if months:
-            db.session.execute(insert(Month), months)
+        # only the rows that changed are written (an answer this month leaves the other months alone)
+        _write_changes(Summary.__table__, ("user_id", "point_id"), ("answered", "score_sum"), old_summary, summary)
+        old_months = {(uid, m, p): (n, total, r) for uid, rows in old.items() for m, p, n, total, r in rows}
+        _write_changes(Month.__table__, ("user_id", "month", "point_id"), ("answered", "score_sum", "repeats"),
+                       old_months, months)
         if spans:
-            mastery_spans.apply(deltas, old, mastery_spans.rows_of(chunk))
+            new: dict[int, list] = {uid: [] for uid in chunk}
+            for row in months:
+                new[row["user_id"]].append((row["month"], row["point_id"], row["answered"], row["score_sum"],
+                                            row["repeats"]))
+            mastery_spans.apply(deltas, old, new)
     if own:
         mastery_spans.finish(deltas)
+
+
+def _write_changes(table, keys: tuple[str, ...], values: tuple[str, ...], old: dict[tuple, tuple],
+                   rows: list[dict]) -> None:
+    """Make ``table`` hold ``rows`` where it held ``old`` (key -> values): delete the rows gone or
+    changed, insert the changed and new ones; equal rows are left alone."""
+    new = {tuple(row[k] for k in keys): row for row in rows}
+    gone = [key for key, vals in old.items() if key not in new or tuple(new[key][v] for v in values) != vals]
+    fresh = [row for key, row in new.items() if key not in old or tuple(row[v] for v in values) != old[key]]
+    if gone:
+        match = and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
+        db.session.connection().execute(delete(table).where(match),
+                                        [{f"k_{k}": key[i] for i, k in enumerate(keys)} for key in gone])
+    if fresh:
+        db.session.execute(insert(table), fresh)
 
 
 def _figures(user_ids: list[int], points_of: dict[int, list[str]]) -> tuple[list[dict], list[dict]]:

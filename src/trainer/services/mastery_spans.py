@@ -136,10 +136,8 @@ class Deltas:
         self.index[month] = len(self.spans)
         self.spans.append(month)
 
-    def add(self, org_id: int, rows: list[Row], sign: int) -> None:
-        """Add (sign 1) or remove (-1) the contribution of one trainee's rows to their organization."""
-        if not rows:
-            return
+    def _cells(self, rows: list[Row]) -> tuple[dict[str, dict[int, tuple[int, float]]], list[int]]:
+        """Per point, (answered, score_sum) by month index; and the months with repeats."""
         index = self.index
         cells: dict[str, dict[int, tuple[int, float]]] = defaultdict(dict)
         repeats = sorted({index[m] for m, p, _, _, r in rows if p == ALL_POINTS and r > 0})
@@ -147,8 +145,30 @@ class Deltas:
             cells[p][index[m]] = (n, total)
             if p != ALL_POINTS:
                 cells[ANY_POINT][index[m]] = (1, 0.0)
+        return cells, repeats
+
+    def add(self, org_id: int, rows: list[Row], sign: int) -> None:
+        """Add (sign 1) or remove (-1) the contribution of one trainee's rows to their organization."""
+        if not rows:
+            return
+        cells, repeats = self._cells(rows)
         for point, by_month in cells.items():
             self._add_point(org_id, point, by_month, [] if point == ALL_POINTS else repeats, sign)
+
+    def change(self, org_id: int, old_rows: list[Row], new_rows: list[Row]) -> None:
+        """One trainee of the same organization, from ``old_rows`` to ``new_rows``: only the points
+        whose rows (or whose repeats, for the flags) differ are taken out and put in again."""
+        old, old_repeats = self._cells(old_rows)
+        new, new_repeats = self._cells(new_rows)
+        for point in old.keys() | new.keys():
+            before, after = old.get(point, {}), new.get(point, {})
+            flags = ([], []) if point == ALL_POINTS else (old_repeats, new_repeats)
+            if before == after and flags[0] == flags[1]:
+                continue
+            if before:
+                self._add_point(org_id, point, before, flags[0], -1)
+            if after:
+                self._add_point(org_id, point, after, flags[1], 1)
 
     def _add_point(self, org_id: int, point: str, by_month: dict[int, tuple[int, float]], repeats: list[int],
                    sign: int) -> None:
@@ -298,13 +318,15 @@ def apply(deltas: Deltas, old_rows: dict[int, list[Row]], new_rows: dict[int, li
     joined = []
     for uid in ids:
         old, new = old_rows.get(uid, []), new_rows[uid]
-        same = uid in members and uid in counted and members[uid] == counted[uid][0] and sorted(old) == sorted(new)
-        if uid in members and not same:
-            deltas.add(members[uid], old, -1)
+        if uid in members and uid in counted and members[uid] == counted[uid][0]:
+            deltas.change(members[uid], old, new)  # the usual case: only what changed
+        else:
+            if uid in members:
+                deltas.add(members[uid], old, -1)
+            if uid in counted:
+                deltas.add(counted[uid][0], new, 1)
         if uid in counted:
             org_id, created = counted[uid]
-            if not same:
-                deltas.add(org_id, new, 1)
             registered = _month_of(created)
             early = any(row[0] < registered for row in new_rows[uid])
             joined.append({"user_id": uid, "org_id": org_id, "registered_at": created, "early": early})
