@@ -36,7 +36,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from trainer.extensions import db
@@ -395,7 +395,13 @@ def _counted(org_ids: list[int], filters: Filters, cat: Catalogue, wanted: dict[
     wanted_keys = {(kind, key) for kind, keys in wanted.items() for key in keys}
     recompute_last: set[tuple[int, str]] = set()
 
-    def add(person: Person, sign: int) -> None:
+    def superseded(uid: int, person: Person, key: str, last: datetime) -> bool:
+        """Does the trainee's current contribution keep (at least) this latest activity in place?"""
+        now = new.get(uid)
+        return (now is not None and now.org_id == person.org_id and now.lasts.get(key) is not None
+                and now.lasts[key] >= last and (until is None or now.created_day.toordinal() <= until))
+
+    def add(person: Person, sign: int, uid: int | None = None) -> None:
         if person.org_id not in orgs:
             return
         created = person.created_day.toordinal()
@@ -409,14 +415,14 @@ def _counted(org_ids: list[int], filters: Filters, cat: Catalogue, wanted: dict[
                 continue
             current = lasts[person.org_id].get(key)
             if sign < 0:
-                if current is not None and last >= current:
-                    recompute_last.add((person.org_id, key))
+                if current is not None and last >= current and not superseded(uid, person, key, last):
+                    recompute_last.add((person.org_id, key))  # the latest may have gone: from the rows
             elif current is None or last > current:
                 lasts[person.org_id][key] = last
 
     for uid in marked:
         if uid in old and not old[uid].odd:
-            add(Person.from_row(old[uid]), -1)
+            add(Person.from_row(old[uid]), -1, uid)
     for person in [*new.values(), *odd.values()]:
         add(person, +1)
     for org, key in recompute_last:
@@ -452,14 +458,14 @@ def _totals(org_ids: list[int], filters: Filters, wanted: dict[str, list[str]]):
     same = and_(r.org_id == t.org_id, r.kind == t.kind, r.key == t.key)
     columns = [t.org_id, t.kind, t.key, t.cum, t.cum_last]
     if filters.until is not None:
-        columns.append(select(r.cum).where(same, r.day <= filters.until).order_by(r.day.desc()).limit(1)
-                       .scalar_subquery())
-        columns.append(select(r.cum_last).where(same, r.day <= filters.until).order_by(r.day.desc()).limit(1)
-                       .scalar_subquery())
+        columns.append(case((t.kind != "last", select(r.cum).where(same, r.day <= filters.until)
+                             .order_by(r.day.desc()).limit(1).scalar_subquery())))
+        columns.append(case((t.kind == "last", select(r.cum_last).where(same, r.day <= filters.until)
+                             .order_by(r.day.desc()).limit(1).scalar_subquery())))  # probed for "last" only
     if filters.since is not None:
         before = filters.since - timedelta(days=1)
-        columns.append(select(r.cum).where(same, r.day <= before).order_by(r.day.desc()).limit(1)
-                       .scalar_subquery())
+        columns.append(case((t.kind.not_in(("reg", "last")), select(r.cum).where(same, r.day <= before)
+                             .order_by(r.day.desc()).limit(1).scalar_subquery())))  # not for "reg", "last"
     which = or_(*[and_(t.kind == kind, t.key.in_(keys)) for kind, keys in wanted.items() if keys])
     stmt = select(*columns).where(t.day == TOTAL, t.org_id.in_(org_ids), which)
     out = []
