@@ -318,13 +318,19 @@ def module_pages() -> list[dict | None]:
         return out
 
 
-def _answering(port: int, login_id: str, pages: list, stop_at: float, pause: tuple[float, float], stats: dict) -> None:
+def _answering(port: int, login_id: str, pages: list, window: dict, pause: tuple[float, float], stats: dict) -> None:
     """One trainee: signs in, then answers LOAD_MODULE page after page (retaking it at the end),
-    pausing ``pause`` seconds (random) between answers, until ``stop_at``."""
+    pausing ``pause`` seconds (random) between answers, until the window's ``stop_at``. Signs in
+    first and waits for ``window["go"]``: 300 sign-ins (scrypt, ~0.1 s of CPU each) are not part of
+    the load being measured."""
     rng = random.Random(login_id)
     client = Client(port)
     try:
         client.login(login_id, PASSWORD)
+        with stats["lock"]:
+            stats["signed_in"] += 1
+        window["go"].wait()
+        stop_at = window["stop_at"]
         while time.time() < stop_at:
             _, headers, _ = client.request("POST", f"/learn/modules/{LOAD_MODULE}/start", {"retake": "1"})
             attempt, index = map(int, PAGE_RE.search(headers["Location"]).groups())
@@ -355,13 +361,18 @@ def mastery_under_load(env: dict, logins: list[str], seconds: float, pause: tupl
     try:
         reviewer = Client(port)
         reviewer.login("bench-reviewer", PASSWORD)
-        stats = {"lock": threading.Lock(), "answers": [], "errors": 0}
-        stop_at = time.time() + seconds
-        threads = [threading.Thread(target=_answering, args=(port, login, pages, stop_at, pause, stats), daemon=True)
+        stats = {"lock": threading.Lock(), "answers": [], "errors": 0, "signed_in": 0}
+        window = {"go": threading.Event(), "stop_at": 0.0}
+        threads = [threading.Thread(target=_answering, args=(port, login, pages, window, pause, stats), daemon=True)
                    for login in logins]
         for thread in threads:
             thread.start()
-        time.sleep(min(5.0, seconds / 4))  # the sign-ins, then the answers are flowing
+        signing_in = time.time()
+        while stats["signed_in"] + stats["errors"] < len(logins) and time.time() - signing_in < 300:
+            time.sleep(0.2)
+        window["stop_at"] = stop_at = time.time() + seconds
+        window["go"].set()
+        time.sleep(min(3.0, seconds / 4))  # every trainee's first pause: the answers are flowing
         timings = {"/review/mastery": [], "/review/mastery?since=2024-10-01&until=2025-03-31": []}
         while time.time() < stop_at - 1:
             for path, times in timings.items():
@@ -374,8 +385,10 @@ def mastery_under_load(env: dict, logins: list[str], seconds: float, pause: tupl
         for thread in threads:
             thread.join(timeout=30)
         answered = len(stats["answers"])
-        return {"trainees": len(logins), "seconds": seconds, "answers": answered,
+        return {"trainees": len(logins), "signed_in": stats["signed_in"], "pause_s": list(pause),
+                "seconds": seconds, "answers": answered,
                 "answers_per_s": round(answered / seconds, 1), "answer_errors": stats["errors"],
+                "load_1min": round(os.getloadavg()[0], 2),
                 "answer_ms": {k: round(v, 1) for k, v in percentiles(stats["answers"]).items()},
                 **{path: {"n": len(t), **{k: round(v, 1) for k, v in percentiles(t).items()}}
                    for path, t in timings.items()}}
@@ -392,6 +405,10 @@ def main() -> None:
     parser.add_argument("--only-exports", action="store_true", help="time the exports only (no pages, no load)")
     parser.add_argument("--load-trainees", type=int, default=300, help="trainees answering while /review/mastery is timed (0: skip)")
     parser.add_argument("--load-seconds", type=float, default=40)
+    parser.add_argument("--load-pause", default="1,4",
+                        help="MIN,MAX seconds each loading trainee waits between answers (1,4: every trainee answers "
+                             "and presses 次へ every ~2.5 s, which saturates 2 cores; 5,15: answer_submit.py's pace, "
+                             "one answer per trainee per ~10 s)")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a fresh SQLite file)")
     parser.add_argument("--reuse", action="store_true",
                         help="PostgreSQL: keep the data set already built in --database-url (migrated to the head; "
@@ -453,7 +470,8 @@ def main() -> None:
         stop(server)
     if args.load_trainees and not args.only_exports:
         report["mastery while trainees answer"] = mastery_under_load(
-            env, data["trainees"][:args.load_trainees], args.load_seconds, (1.0, 4.0))
+            env, data["trainees"][:args.load_trainees], args.load_seconds,
+            tuple(float(x) for x in args.load_pause.split(",")))
     print(json.dumps(report, ensure_ascii=False, indent=2))
 
 
