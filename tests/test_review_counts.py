@@ -218,3 +218,56 @@ def test_the_pages_show_the_same_whichever_way_they_count(app, world, client, lo
     direct = pages()
     _refresh()
     assert pages() == direct
+
+
+def test_the_refreshers_round_is_one_statement_when_nothing_is_marked(world):
+    """review_counts.refresh_pending (mastery_refresh's round): the first round builds the totals, an idle
+    round runs one statement (no catalogue, no lock), a mark is applied exactly, a new content release
+    reads the catalogue again, and a trainee whose contribution did not change writes nothing."""
+    from sqlalchemy import event
+
+    from trainer.models import ContentRelease, ReviewCount
+
+    scope, rng, today, people = world["scope"], world["rng"], world["today"], world["people"]
+    assert review_counts.refresh_pending() >= 40
+    db.session.commit()
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert review_counts.refresh_pending() == 0
+        assert len(seen) == 1, seen
+        db.session.commit()
+        # an answer's activity and a retake: applied by the next round, exact after it
+        modules = [m.id for m in review.catalogue().modules]
+        _attempts(rng, people[3], rng.choice(modules), today - timedelta(days=2), today, first_number=20)
+        db.session.commit()
+        assert review_counts.refresh_pending(limit=50) >= 1
+        db.session.commit()
+        assert review_counts.pending() == 0
+        # a new content release with the same catalogue: read again, nothing to rebuild
+        db.session.add(ContentRelease(content_hash="r" * 64, summary={}))
+        db.session.commit()
+        seen.clear()
+        assert review_counts.refresh_pending() == 0
+        assert len(seen) > 1
+        seen.clear()
+        assert review_counts.refresh_pending() == 0
+        assert len(seen) == 1, seen
+        # marked (the trigger sees a write of ``active``), but the contribution is the same: no figure is
+        # written again
+        before = db.session.execute(select(ReviewCount.__table__).order_by(*ReviewCount.__table__.primary_key)).all()
+        db.session.execute(update(User).where(User.id == people[4].id).values(active=User.active))
+        db.session.commit()
+        assert review_counts.pending() == 1
+        seen.clear()
+        assert review_counts.refresh_pending() == 1
+        db.session.commit()
+        assert not [s for s in seen if "review_counts" in s and s.lstrip().upper().startswith(("INSERT", "DELETE"))]
+        assert db.session.execute(select(ReviewCount.__table__).order_by(*ReviewCount.__table__.primary_key)).all() == before
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert_same(scope)

@@ -57,9 +57,7 @@ def _loop(app: Flask, stop_event: threading.Event) -> None:
 def refresh_once(app: Flask) -> int:
     """One refresh in its own transaction; an error is logged and the marks stay for the next one."""
     from trainer.extensions import db
-    from trainer.services import mastery
-
-    from trainer.services import review, review_counts
+    from trainer.services import mastery, review_counts
 
     with app.app_context():
         rebuilt = 0
@@ -70,7 +68,7 @@ def refresh_once(app: Flask) -> int:
             db.session.rollback()
             log.warning("mastery summary refresh failed; it is retried on the next round", exc_info=True)
         try:  # the reviewer home's running totals (services/review_counts.py), in their own transaction
-            review_counts.refresh(review.catalogue(), limit=app.config["MASTERY_REFRESH_BATCH"])
+            review_counts.refresh_pending(limit=app.config["MASTERY_REFRESH_BATCH"])
             db.session.commit()
         except Exception:  # noqa: BLE001
             db.session.rollback()

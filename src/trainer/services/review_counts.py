@@ -161,6 +161,27 @@ def pending() -> int:
     return db.session.scalar(select(func.count()).select_from(ReviewDirty)) or 0
 
 
+def refresh_pending(*, limit: int | None = None) -> int:
+    """The refresher's round (mastery_refresh.refresh_once): one statement when the totals are built for
+    the current content release's catalogue and no trainee is marked; else refresh(). The catalogue's
+    fingerprint is kept per process and content release (services/content_views.py: content changes only
+    with a new release), so an idle round reads no catalogue and takes no lock. A mark made after the
+    check is for the next round, as a mark made during refresh()."""
+    from trainer.services import review
+    from trainer.services.content_views import RELEASE_ID
+    from trainer.services.player import app_cache
+
+    built = select(ReviewState.fingerprint).where(ReviewState.id == 1).scalar_subquery()
+    rid, built_for, marked = db.session.execute(select(RELEASE_ID, built, select(ReviewDirty.user_id).exists())).one()
+    known = app_cache("review_counts")
+    if not marked and built_for is not None and known.get(rid) == built_for:
+        return 0
+    cat = review.catalogue()
+    known.clear()
+    known[rid] = fingerprint(cat)
+    return refresh(cat, limit=limit)
+
+
 def refresh(cat: Catalogue, *, limit: int | None = None, rebuild: bool = False) -> int:
     """Bring the totals up to date (the caller commits): everyone when they were built for another
     catalogue (or ``rebuild``), else the marked trainees (the oldest ``limit``). Consumes the marks
@@ -268,27 +289,41 @@ def _apply(user_ids: list[int], cat: Catalogue) -> int:
            for row in db.session.scalars(select(ReviewPerson).where(ReviewPerson.user_id.in_(user_ids[start:start + CHUNK])))}
     new = people(user_ids, cat)
     deltas: dict[tuple, list] = {}
+    changed, rows = [], []
     for uid in user_ids:
+        row = new[uid].row(uid) if uid in new else None
+        if row is not None and uid in old and _same(old[uid].row(uid), row):
+            continue  # the same contribution (e.g. an answer that changed none of the facts or lasts)
+        changed.append(uid)
+        if row is not None:
+            rows.append(row)
         if uid in old and not old[uid].odd:
             _add(deltas, old[uid], -1)
         if uid in new and not new[uid].odd:
             _add(deltas, new[uid], +1)
-    for start in range(0, len(user_ids), CHUNK):
-        db.session.execute(delete(ReviewPerson).where(ReviewPerson.user_id.in_(user_ids[start:start + CHUNK])))
-    if new:
-        db.session.execute(insert(ReviewPerson), [p.row(uid) for uid, p in new.items()])
+    for start in range(0, len(changed), CHUNK):
+        db.session.execute(delete(ReviewPerson).where(ReviewPerson.user_id.in_(changed[start:start + CHUNK])))
+    if rows:
+        db.session.execute(insert(ReviewPerson), rows)
     db.session.flush()
     by_group: dict[tuple, dict[date, list]] = defaultdict(dict)
     for (org, kind, key, day), cell in deltas.items():
-        by_group[(org, kind, key)][day] = cell
+        if cell[0] or kind == "last":  # a count that went out and in again changes nothing
+            by_group[(org, kind, key)][day] = cell
     for (org, kind, key), changes in by_group.items():
         _rewrite_group(org, kind, key, changes)
     return len(user_ids)
 
 
+def _same(a: dict, b: dict) -> bool:
+    """Two review_people rows of one trainee say the same (the facts in any order)."""
+    return ({k: v for k, v in a.items() if k != "facts"} == {k: v for k, v in b.items() if k != "facts"}
+            and sorted(a["facts"]) == sorted(b["facts"]))
+
+
 def _rewrite_group(org: int, kind: str, key: str, changes: dict[date, list]) -> None:
     """Apply one figure's changes: its rows from the first changed day on are written again."""
-    t = ReviewCount
+    t = ReviewCount.__table__.c  # Core statements: no ORM bulk step (session synchronisation) per figure
     where = and_(t.org_id == org, t.kind == kind, t.key == key)
     days = {day: [n, last] for day, n, last in db.session.execute(select(t.day, t.n, t.last_at).where(where, t.day != TOTAL))}
     for day, (dn, added_last) in changes.items():
@@ -301,7 +336,7 @@ def _rewrite_group(org: int, kind: str, key: str, changes: dict[date, list]) -> 
             elif added_last is not None:
                 cell[1] = added_last if cell[1] is None or added_last > cell[1] else cell[1]
     first = min(changes)
-    db.session.execute(delete(t).where(where, or_(t.day >= first)))
+    db.session.execute(delete(ReviewCount.__table__).where(where, or_(t.day >= first)))
     kept = {d: v for d, v in days.items() if d < first}
     cum, cum_last = 0, None
     for d in sorted(kept):
@@ -322,7 +357,7 @@ def _rewrite_group(org: int, kind: str, key: str, changes: dict[date, list]) -> 
         rows.append({"org_id": org, "kind": kind, "key": key, "day": TOTAL, "n": 0, "cum": cum,
                      "last_at": None, "cum_last": cum_last})
     if rows:
-        db.session.execute(insert(t), rows)
+        db.session.execute(insert(ReviewCount.__table__), rows)
 
 
 def _latest(org: int, key: str, day: date) -> datetime | None:
