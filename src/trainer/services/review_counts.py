@@ -284,9 +284,11 @@ def _group_rows(org: int, kind: str, key: str, days: dict[date, list]) -> list[d
 
 def _apply(user_ids: list[int], cat: Catalogue) -> int:
     """Move the contributions of these trainees: the stored one out, the current one in."""
+    people_table = ReviewPerson.__table__  # Core rows and statements: no ORM step per trainee or statement
     old = {row.user_id: Person.from_row(row)
            for start in range(0, len(user_ids), CHUNK)
-           for row in db.session.scalars(select(ReviewPerson).where(ReviewPerson.user_id.in_(user_ids[start:start + CHUNK])))}
+           for row in db.session.execute(select(people_table).where(
+               people_table.c.user_id.in_(user_ids[start:start + CHUNK])))}
     new = people(user_ids, cat)
     deltas: dict[tuple, list] = {}
     changed, rows = [], []
@@ -302,10 +304,9 @@ def _apply(user_ids: list[int], cat: Catalogue) -> int:
         if uid in new and not new[uid].odd:
             _add(deltas, new[uid], +1)
     for start in range(0, len(changed), CHUNK):
-        db.session.execute(delete(ReviewPerson).where(ReviewPerson.user_id.in_(changed[start:start + CHUNK])))
+        db.session.execute(delete(people_table).where(people_table.c.user_id.in_(changed[start:start + CHUNK])))
     if rows:
-        db.session.execute(insert(ReviewPerson), rows)
-    db.session.flush()
+        db.session.execute(insert(people_table), rows)
     by_group: dict[tuple, dict[date, list]] = defaultdict(dict)
     for (org, kind, key, day), cell in deltas.items():
         if cell[0] or kind == "last":  # a count that went out and in again changes nothing
