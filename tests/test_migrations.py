@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from trainer import create_app
 from trainer.extensions import db
@@ -32,3 +32,48 @@ def test_upgrade_from_empty_and_downgrade_to_base(tmp_path):
         upgrade()
         db.engine.dispose()
     assert _diff(app) == []
+
+
+#: services/review_counts.py is exact only while these mark every change (migration 0014); a later
+#: migration that rebuilds attempts, users or user_roles (SQLite batch mode copies the table and
+#: drops its triggers) must create them again
+REVIEW_TRIGGERS_SQLITE = {
+    "review_mark_attempts_insert": "attempts", "review_mark_attempts_delete": "attempts",
+    "review_mark_attempts_update": "attempts",
+    "review_mark_users_insert": "users", "review_mark_users_delete": "users", "review_mark_users_update": "users",
+    "review_mark_roles_insert": "user_roles", "review_mark_roles_delete": "user_roles",
+    "review_mark_roles_update": "user_roles",
+}
+REVIEW_TRIGGERS_PG = {"review_mark_attempts": "attempts", "review_mark_users": "users", "review_mark_roles": "user_roles"}
+
+
+def _triggers(conn) -> dict[str, str]:
+    """name -> table of the database's triggers."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(text("SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                                 "WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'"))
+    else:
+        rows = conn.execute(text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'"))
+    return dict(rows.all())
+
+
+def test_the_review_marking_triggers_exist_after_the_migrations(app):
+    """The session app's database was built by `upgrade()` (SQLite or PostgreSQL, as the suite runs)."""
+    with app.app_context(), db.engine.connect() as conn:
+        expected = REVIEW_TRIGGERS_PG if conn.dialect.name == "postgresql" else REVIEW_TRIGGERS_SQLITE
+        found = _triggers(conn)
+    assert {name: found.get(name) for name in expected} == expected
+
+
+def test_the_review_marking_triggers_survive_downgrade_and_upgrade(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 't.sqlite3'}", "SECRET_KEY": "t" * 40})
+    with app.app_context():
+        upgrade()
+        downgrade(revision="0013_revision_loop")
+        with db.engine.connect() as conn:
+            assert not set(_triggers(conn)) & set(REVIEW_TRIGGERS_SQLITE)
+        upgrade()
+        with db.engine.connect() as conn:
+            found = _triggers(conn)
+        db.engine.dispose()
+    assert {name: found.get(name) for name in REVIEW_TRIGGERS_SQLITE} == REVIEW_TRIGGERS_SQLITE
