@@ -241,6 +241,9 @@ def main() -> None:
     instance = Path(tempfile.mkdtemp(prefix="trainer-count-"))
     env = server_env(instance, None)
     env["PYTHONHASHSEED"] = "0"
+    # no refresher thread in the counting process: it would consume the marks, by the clock, before the
+    # counted refresh (--action refresh varied with the machine's speed); the refresh is called by hand
+    env["TRAINER_MASTERY_REFRESH_SECONDS"] = "0"
     prepared = instance / "prepared.json"
     t0 = time.monotonic()
     prepare(env, args.warm + args.rounds, prepared)
@@ -256,6 +259,7 @@ def main() -> None:
             instance = Path(tempfile.mkdtemp(prefix="trainer-count-"))
             env = server_env(instance, None)
             env["PYTHONHASHSEED"] = "0"
+            env["TRAINER_MASTERY_REFRESH_SECONDS"] = "0"
             prepared = instance / "prepared.json"
             prepare(env, args.warm + args.rounds, prepared)
             me[3] = str(prepared)
