@@ -70,7 +70,8 @@ def test_without_javascript_the_answer_posts_and_redirects(browser, e2e_app, liv
         page.get_by_label("パスワード").fill("e2e-password-123")
         page.get_by_role("button", name="ログイン").click()
         page.goto(f"{live_server}/learn/modules/m-case-02")
-        page.get_by_role("button", name="始める").click()
+        with page.expect_navigation():
+            page.get_by_role("button", name="始める").click()
         for _ in range(10):
             if page.locator("input[type=radio][name=choice]").count():
                 break
@@ -78,8 +79,10 @@ def test_without_javascript_the_answer_posts_and_redirects(browser, e2e_app, liv
                 names = page.eval_on_selector_all("input[type=radio]", "els => [...new Set(els.map(e => e.name))]")
                 for name in names:
                     page.locator(f"input[type=radio][name='{name}']").first.check()
-                page.get_by_role("button", name="回答する").click()
-            page.locator("form.next-form button").click()
+                with page.expect_navigation():  # without JS: wait for the next document, not the old one
+                    page.get_by_role("button", name="回答する").click()
+            with page.expect_navigation():
+                page.locator("form.next-form button").click()
         before = _answers(e2e_app, "e2e-nojs")
         page.locator("input[type=radio][name=choice]").first.check()
         with page.expect_navigation():
