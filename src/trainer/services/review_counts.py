@@ -264,9 +264,11 @@ def _add(totals: dict, person: Person, sign: int) -> None:
             cell[1] = last if cell[1] is None or last > cell[1] else cell[1]
 
 
-def _group_rows(org: int, kind: str, key: str, days: dict[date, list]) -> list[dict]:
-    """The rows of one figure from its days' [n, last]: running count and running latest, and the total."""
-    rows, cum, cum_last = [], 0, None
+def _group_rows(org: int, kind: str, key: str, days: dict[date, list], *,
+                cum: int = 0, cum_last: datetime | None = None) -> list[dict]:
+    """The rows of one figure from its days' [n, last]: running count and running latest, and the total.
+    ``cum``/``cum_last``: the running figures of the days before these (rows kept as they are)."""
+    rows = []
     for day in sorted(days):
         n, last = days[day]
         if n <= 0:
@@ -276,7 +278,7 @@ def _group_rows(org: int, kind: str, key: str, days: dict[date, list]) -> list[d
             cum_last = last
         rows.append({"org_id": org, "kind": kind, "key": key, "day": day, "n": n, "cum": cum,
                      "last_at": last, "cum_last": cum_last})
-    if rows:
+    if cum:
         rows.append({"org_id": org, "kind": kind, "key": key, "day": TOTAL, "n": 0, "cum": cum,
                      "last_at": None, "cum_last": cum_last})
     return rows
@@ -344,19 +346,7 @@ def _rewrite_group(org: int, kind: str, key: str, changes: dict[date, list]) -> 
         cum += kept[d][0]
         if kept[d][1] is not None and (cum_last is None or kept[d][1] > cum_last):
             cum_last = kept[d][1]
-    rows = []
-    for day in sorted(d for d in days if d >= first):
-        n, last = days[day]
-        if n <= 0:
-            continue
-        cum += n
-        if last is not None and (cum_last is None or last > cum_last):
-            cum_last = last
-        rows.append({"org_id": org, "kind": kind, "key": key, "day": day, "n": n, "cum": cum,
-                     "last_at": last, "cum_last": cum_last})
-    if cum:
-        rows.append({"org_id": org, "kind": kind, "key": key, "day": TOTAL, "n": 0, "cum": cum,
-                     "last_at": None, "cum_last": cum_last})
+    rows = _group_rows(org, kind, key, {d: v for d, v in days.items() if d >= first}, cum=cum, cum_last=cum_last)
     if rows:
         db.session.execute(insert(ReviewCount.__table__), rows)
 
